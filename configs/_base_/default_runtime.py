@@ -1,0 +1,39 @@
+default_scope = 'fx_mm'
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=10, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    # after every slot (and by iteration interval when `interval` > 0);
+    # files are iter_<N>.pth so that `--resume auto` finds the latest
+    checkpoint=dict(
+        type='SlotCheckpointHook', slot_interval=1, interval=-1,
+        max_keep_ckpts=3),
+    # the cyclic loop orders samples itself (seeded by cycle/slot/phase)
+    sampler_seed=None)
+
+custom_hooks = [
+    dict(type='LockReleaseHook', lock_tasks=('loc', 'seg')),
+    # paper: teacher = 0.8 teacher + 0.2 student at the end of every phase
+    dict(type='MeanTeacherHook', student_weight=0.2, interval='phase'),
+    dict(type='RNGStateHook'),
+    dict(type='TaskGradClipHook', clip_grad=dict(loc=dict(max_norm=0.1))),
+]
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),
+)
+
+# frozen parameters in lock phases produce no gradients
+model_wrapper_cfg = dict(
+    type='MMDistributedDataParallel', find_unused_parameters=True)
+
+log_processor = dict(type='LogProcessor', window_size=10, by_epoch=False)
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=0)
+
+vis_backends = [dict(type='LocalVisBackend')]

@@ -1,0 +1,58 @@
+# The embedded default: a real multi-task Cyclic & Lock-Release training with
+# the mean teacher on synthetic CXR phantoms (2 "datasets" x cls/loc/seg =
+# 6 slots), on CPU, no downloads. `bash tools/quickstart.sh` runs it.
+_base_ = [
+    '../_base_/models/foundation_x_swin-t.py',
+    '../_base_/datasets/synthetic_cxr.py',
+    '../_base_/schedules/lock_release.py', '../_base_/default_runtime.py'
+]
+
+max_cycles = 3
+
+model = dict(
+    cls_branch=dict(
+        datasets=dict(_delete_=True, phantom_a=2, phantom_b=2)),
+    loc_branch=dict(
+        datasets=dict(_delete_=True, phantom_a=1, phantom_b=1)),
+    seg_branch=dict(
+        datasets=dict(_delete_=True, phantom_a=3, phantom_b=2),
+        loss_decode=[
+            dict(type='DiceLoss', use_sigmoid=True, loss_weight=1.0),
+            dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0)
+        ]))
+
+train_cfg = dict(
+    type='CyclicLockReleaseLoop',
+    slots={{_base_.train_slots}},
+    max_cycles=max_cycles,
+    lock_fraction=0.5,
+    release_fraction=1.0,
+    val_interval=0,
+    val_at_cycle_end=True)
+val_cfg = dict(
+    type='MultiSlotValLoop',
+    slots={{_base_.val_slots}},
+    predict_on=['student', 'teacher'])
+test_cfg = dict(type='MultiSlotTestLoop', slots={{_base_.test_slots}})
+
+# the demo is short: faster learning rates than the paper's, and the
+# teacher averages every iteration instead of every phase
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
+    dict(
+        type='CosineAnnealingLR',
+        by_epoch=True,
+        begin=0,
+        end=max_cycles,
+        T_max=max_cycles,
+        eta_min=1e-5),
+]
+custom_hooks = [
+    dict(type='LockReleaseHook', lock_tasks=('loc', 'seg')),
+    dict(type='MeanTeacherHook', student_weight=0.2, interval='phase'),
+    dict(type='RNGStateHook'),
+    dict(type='TaskGradClipHook', clip_grad=dict(loc=dict(max_norm=0.1))),
+]
+env_cfg = dict(dist_cfg=dict(backend='gloo'))
+default_hooks = dict(logger=dict(interval=10))

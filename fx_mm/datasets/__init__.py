@@ -1,0 +1,13 @@
+# Copyright (c) fx_mm contributors. All rights reserved.
+from .base_cxr import BaseCXRDataset, CXRDatasetError
+from .io import CXRReadError, read_binary_mask, read_cxr_image
+from .jsrt import JSRTDataset
+from .public import *  # noqa: F401,F403
+from .synthetic import SyntheticCXRDataset, generate_synthetic_cxr
+from .transforms import *  # noqa: F401,F403
+
+__all__ = [
+    'BaseCXRDataset', 'CXRDatasetError', 'CXRReadError', 'read_cxr_image',
+    'read_binary_mask', 'JSRTDataset', 'SyntheticCXRDataset',
+    'generate_synthetic_cxr'
+]

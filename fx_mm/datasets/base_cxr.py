@@ -1,0 +1,210 @@
+# Copyright (c) fx_mm contributors. All rights reserved.
+"""The unified data info every fx_mm dataset yields.
+
+One dataset object serves one slot: a (dataset, task) pair. A data info is a
+dict with
+
+- ``img_path`` (str), ``img_id`` (str), ``dataset`` (str: the head key),
+  ``task`` (``'cls' | 'loc' | 'seg'``);
+- cls: ``gt_score`` (np.float32, (C,), multi-hot) and ``gt_label_mask``
+  (np.bool_, (C,), False where the label is unknown/ignored);
+- loc: ``instances`` in mmdet's convention: a list of
+  ``dict(bbox=[x1, y1, x2, y2], bbox_label=int, ignore_flag=0)`` in pixels of
+  the original image (an image without boxes has an empty list and still
+  counts: false positives on it are penalised);
+- seg: ``seg_map_paths`` (list[str], one binary mask file per seg class) or
+  ``seg_rles`` (list[dict], one COCO RLE per seg class); decoded lazily by
+  :class:`LoadCXRAnnotations`. Channels are independent (masks may overlap).
+
+Subclasses implement :meth:`load_records` and return the data infos for
+their task; :class:`BaseCXRDataset` validates them (class ids, boxes, label
+values), counts what was loaded and logs it, and raises an error naming the
+file and record for anything invalid. Nothing is dropped silently.
+"""
+import math
+import os.path as osp
+from collections import Counter
+from typing import List, Optional, Sequence
+
+import numpy as np
+from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
+
+from fx_mm.registry import DATASETS
+
+TASKS = ('cls', 'loc', 'seg')
+
+
+class CXRDatasetError(ValueError):
+    """Invalid annotation; the message names the file and the record."""
+
+
+@DATASETS.register_module()
+class BaseCXRDataset(BaseDataset):
+    """Base class of fx_mm's chest X-ray datasets.
+
+    ``METAINFO`` of a subclass declares ``dataset_name`` (the default head
+    key), ``classes`` (image-level labels), ``box_classes`` (localization
+    labels) and ``seg_classes`` (mask channels); a missing entry means the
+    dataset has no such task.
+
+    Args:
+        task (str): ``'cls'``, ``'loc'`` or ``'seg'``.
+        dataset_name (str, optional): Head key to route samples to; defaults
+            to ``METAINFO['dataset_name']``.
+        check_files (bool): Check at load time that every image (and mask)
+            file exists. Defaults to True.
+        **kwargs: Passed to :class:`mmengine.dataset.BaseDataset`
+            (``data_root``, ``ann_file``, ``pipeline``, ``test_mode``,
+            ``indices``, ``lazy_init`` ...).
+    """
+
+    METAINFO: dict = dict(
+        dataset_name='', classes=(), box_classes=(), seg_classes=())
+
+    def __init__(self,
+                 task: str = 'cls',
+                 dataset_name: Optional[str] = None,
+                 check_files: bool = True,
+                 **kwargs) -> None:
+        if task not in TASKS:
+            raise CXRDatasetError(
+                f'{type(self).__name__}: unknown task {task!r}; expected one '
+                f'of {TASKS}')
+        self.task = task
+        self.check_files = check_files
+        self._dataset_name = dataset_name
+        super().__init__(**kwargs)
+
+    # ------------------------------------------------------------------
+    @property
+    def dataset_name(self) -> str:
+        return self._dataset_name or self._metainfo.get(
+            'dataset_name') or type(self).__name__
+
+    @property
+    def task_classes(self) -> Sequence[str]:
+        """Class names of this dataset's task (its head's outputs)."""
+        key = dict(cls='classes', loc='box_classes', seg='seg_classes')
+        return tuple(self._metainfo.get(key[self.task], ()))
+
+    def load_records(self) -> List[dict]:
+        """Parse the native annotations into data infos (see module doc).
+
+        ``dataset`` and ``task`` are filled in by the base class.
+        """
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------
+    def load_data_list(self) -> List[dict]:
+        if not self.task_classes:
+            raise CXRDatasetError(
+                f'{type(self).__name__} ({self.dataset_name}) has no classes '
+                f'for task {self.task!r}; supported tasks: '
+                f'{self.supported_tasks()}')
+        records = self.load_records()
+        if not records:
+            raise CXRDatasetError(
+                f'{type(self).__name__} ({self.dataset_name}, {self.task}): '
+                f'no images found (data_root={self.data_root!r}, '
+                f'ann_file={self.ann_file!r})')
+        seen = set()
+        for record in records:
+            record['dataset'] = self.dataset_name
+            record['task'] = self.task
+            record.setdefault('img_id',
+                              osp.splitext(osp.basename(
+                                  record['img_path']))[0])
+            if record['img_id'] in seen:
+                raise CXRDatasetError(
+                    f'{record["img_path"]}: duplicate image id '
+                    f'{record["img_id"]!r} in {type(self).__name__}')
+            seen.add(record['img_id'])
+            self._validate(record)
+        self._log_counts(records)
+        return records
+
+    def supported_tasks(self) -> List[str]:
+        return [
+            task for task, key in zip(TASKS, ('classes', 'box_classes',
+                                              'seg_classes'))
+            if self._metainfo.get(key)
+        ]
+
+    def _validate(self, record: dict) -> None:
+        path = record['img_path']
+        if self.check_files and not osp.isfile(path):
+            raise FileNotFoundError(f'{path}: image file not found '
+                                    f'({type(self).__name__})')
+        num_classes = len(self.task_classes)
+        if self.task == 'cls':
+            score = np.asarray(record['gt_score'], dtype=np.float32)
+            if score.shape != (num_classes, ):
+                raise CXRDatasetError(
+                    f'{path}: {score.shape[0] if score.ndim else 0} labels '
+                    f'but the dataset has {num_classes} classes')
+            if not np.isin(score, (0.0, 1.0)).all():
+                raise CXRDatasetError(
+                    f'{path}: labels must be 0 or 1 after the uncertainty '
+                    f'policy, got {score.tolist()}')
+            mask = record.get('gt_label_mask')
+            mask = np.ones(num_classes, dtype=bool) if mask is None \
+                else np.asarray(mask, dtype=bool)
+            record['gt_score'], record['gt_label_mask'] = score, mask
+        elif self.task == 'loc':
+            for k, inst in enumerate(record['instances']):
+                bbox = [float(v) for v in inst['bbox']]
+                label = inst['bbox_label']
+                where = f'{path}: box {k} {bbox}'
+                if len(bbox) != 4 or not all(map(math.isfinite, bbox)):
+                    raise CXRDatasetError(f'{where}: not 4 finite numbers')
+                if bbox[2] <= bbox[0] or bbox[3] <= bbox[1]:
+                    raise CXRDatasetError(
+                        f'{where}: empty box (x_max <= x_min or '
+                        'y_max <= y_min)')
+                if min(bbox) < 0:
+                    raise CXRDatasetError(f'{where}: negative coordinate')
+                size = record.get('img_size')  # (W, H) when known
+                if size is not None and (bbox[2] > size[0]
+                                         or bbox[3] > size[1]):
+                    raise CXRDatasetError(
+                        f'{where}: outside the {size[0]}x{size[1]} image')
+                if not 0 <= label < num_classes:
+                    raise CXRDatasetError(
+                        f'{where}: class id {label} out of range for '
+                        f'{num_classes} classes')
+                inst.setdefault('ignore_flag', 0)
+        else:
+            maps = record.get('seg_map_paths') or record.get('seg_rles')
+            if maps is None or len(maps) != num_classes:
+                raise CXRDatasetError(
+                    f'{path}: {0 if maps is None else len(maps)} masks but '
+                    f'the dataset has {num_classes} seg classes')
+            if self.check_files:
+                for mask_path in record.get('seg_map_paths') or ():
+                    if not osp.isfile(mask_path):
+                        raise FileNotFoundError(
+                            f'{mask_path}: mask file not found (image '
+                            f'{path})')
+
+    def _log_counts(self, records: List[dict]) -> None:
+        msg = (f'{type(self).__name__} {self.dataset_name}/{self.task}: '
+               f'{len(records)} images')
+        if self.task == 'cls':
+            pos = np.stack([r['gt_score'] for r in records]).sum(0)
+            known = np.stack([r['gt_label_mask'] for r in records]).sum(0)
+            msg += ', positives per class ' + ', '.join(
+                f'{c}={int(p)}/{int(k)}'
+                for c, p, k in zip(self.task_classes, pos, known))
+        elif self.task == 'loc':
+            counts = Counter(inst['bbox_label'] for r in records
+                             for inst in r['instances'])
+            msg += (f', {sum(counts.values())} boxes (' + ', '.join(
+                f'{c}={counts.get(i, 0)}'
+                for i, c in enumerate(self.task_classes)) + ')')
+            msg += f', {sum(not r["instances"] for r in records)} without ' \
+                'boxes'
+        else:
+            msg += f', {len(self.task_classes)} mask channels ' \
+                f'({", ".join(self.task_classes)})'
+        print_log(msg, logger='current')

@@ -1,0 +1,40 @@
+# Copyright (c) fx_mm contributors. All rights reserved.
+import random
+
+import numpy as np
+import torch
+from mmengine.hooks import Hook
+
+from fx_mm.registry import HOOKS
+
+
+@HOOKS.register_module()
+class RNGStateHook(Hook):
+    """Save and restore the python, numpy and torch RNG states with each
+    checkpoint (mmengine does not), so that a resumed run draws the same
+    dropout / denoising noise / augmentation as the uninterrupted one."""
+
+    priority = 'VERY_HIGH'
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint['rng_states'] = dict(
+            python=random.getstate(),
+            numpy=np.random.get_state(),
+            torch=torch.get_rng_state(),
+            cuda=torch.cuda.get_rng_state_all()
+            if torch.cuda.is_available() else [])
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        states = checkpoint.get('rng_states')
+        if states is None:
+            runner.logger.warning(
+                'the checkpoint has no RNG states (not written by fx_mm): '
+                'the resumed run will not repeat the original exactly')
+            return
+        python_state = states['python']
+        random.setstate((python_state[0], tuple(python_state[1]),
+                         python_state[2]))
+        np.random.set_state(tuple(states['numpy']))
+        torch.set_rng_state(states['torch'].cpu())
+        if states.get('cuda') and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(states['cuda'])

@@ -1,0 +1,37 @@
+# Copyright (c) fx_mm contributors. All rights reserved.
+from mmengine.hooks import CheckpointHook
+
+from fx_mm.registry import HOOKS
+
+
+@HOOKS.register_module()
+class SlotCheckpointHook(CheckpointHook):
+    """mmengine's ``CheckpointHook`` that also saves after every
+    ``slot_interval`` slots of the cyclic loop.
+
+    Files are named by iteration (``iter_<N>.pth``), so ``--resume auto``
+    finds the latest; ``interval`` still saves every N iterations.
+    """
+
+    def __init__(self, slot_interval: int = 1, **kwargs) -> None:
+        kwargs['by_epoch'] = False
+        kwargs.setdefault('interval', -1)
+        super().__init__(**kwargs)
+        self.slot_interval = slot_interval
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch=None,
+                         outputs=None) -> None:
+        state = getattr(runner.train_loop, 'state', None)
+        slot_end = state is not None and state.is_slot_end and \
+            self.slot_interval > 0 and \
+            (state.slot_index + 1) % self.slot_interval == 0
+        by_iter = self.interval > 0 and self.every_n_train_iters(
+            runner, self.interval, self.save_begin)
+        last = self.save_last and self.is_last_train_iter(runner)
+        if slot_end or by_iter or last:
+            runner.logger.info(
+                f'Saving checkpoint at {runner.iter + 1} iterations')
+            self._save_checkpoint(runner)

@@ -1,0 +1,443 @@
+# Copyright (c) fx_mm contributors. All rights reserved.
+import copy
+from dataclasses import asdict, dataclass
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+from mmengine.dist import get_world_size
+from mmengine.evaluator import Evaluator
+from mmengine.runner import BaseLoop
+from mmengine.runner.amp import autocast
+
+from fx_mm.registry import DATASETS, LOOPS
+from .slot_data import (build_phase_dataloader, phase_num_iters,
+                        phase_seed)
+
+PHASES = ('lock', 'release')
+LOOP_STATE_KEY = 'fx_loop_state'
+
+
+@dataclass
+class SlotPhaseState:
+    """Where the cyclic loop is; hooks read it as ``runner.train_loop.state``.
+
+    ``phase_iter`` counts iterations done inside the phase; the flags are
+    True during the hooks of the phase's / slot's last iteration.
+    """
+    cycle: int = 0
+    slot_index: int = 0
+    phase: str = 'lock'
+    phase_iter: int = 0
+    phase_len: int = 0
+    slot_name: str = ''
+    dataset: str = ''
+    task: str = ''
+    is_phase_end: bool = False
+    is_slot_end: bool = False
+
+
+class CycleLength:
+    """Stands for the train dataloader between phases: mmengine asks
+    ``len(runner.train_dataloader)`` for the length of an "epoch" (e.g. to
+    build schedulers), and one epoch here is one cycle."""
+
+    dataset = None
+
+    def __init__(self, iters_per_cycle: int) -> None:
+        self.iters_per_cycle = iters_per_cycle
+
+    def __len__(self) -> int:
+        return self.iters_per_cycle
+
+
+@LOOPS.register_module()
+class CyclicLockReleaseLoop(BaseLoop):
+    """Foundation X's cyclic training over (dataset, task) slots.
+
+    A cycle visits every slot in order; a slot runs a *lock* phase
+    (``lock_fraction`` of one pass over its data; what is frozen is decided
+    by :class:`LockReleaseHook`) then a *release* phase (``release_fraction``
+    of a pass, everything trainable). One mmengine "epoch" is one cycle, so
+    by-epoch parameter schedulers step once per cycle (the paper's cosine
+    schedule) and ``max_epochs == max_cycles``.
+
+    Each slot builds its own dataloader when a phase starts (no workers held
+    across slots). The sample order is a function of (seed, cycle, slot,
+    phase), which makes a resume in the middle of a phase exact.
+
+    Args:
+        runner: The runner.
+        dataloader (dict): Defaults for every slot's loader (``batch_size``,
+            ``num_workers``, ``collate_fn``); ``dataset`` is ignored here.
+        slots (list[dict]): In visiting order, each
+            ``dict(dataset=<dataset cfg>, name=optional, batch_size=...,
+            num_workers=...)``. The dataset's ``dataset_name`` and ``task``
+            route the batches.
+        max_cycles (int): Cycles to train.
+        lock_fraction (float): Pass fraction of a lock phase (paper 0.5);
+            0 skips lock phases.
+        release_fraction (float): Pass fraction of a release phase (paper 1).
+        val_interval (int): Validate after every N slots (0: only at the end
+            of each cycle is not implied; 0 disables slot-wise validation).
+        val_at_cycle_end (bool): Also validate at the end of each cycle.
+    """
+
+    def __init__(self,
+                 runner,
+                 dataloader: Union[dict, None],
+                 slots: Sequence[dict],
+                 max_cycles: int,
+                 lock_fraction: float = 0.5,
+                 release_fraction: float = 1.0,
+                 val_interval: int = 1,
+                 val_at_cycle_end: bool = False) -> None:
+        self._runner = runner
+        if not slots:
+            raise ValueError('CyclicLockReleaseLoop: `slots` is empty')
+        if max_cycles < 1:
+            raise ValueError(f'max_cycles must be >= 1, got {max_cycles}')
+        for name, value in (('lock_fraction', lock_fraction),
+                            ('release_fraction', release_fraction)):
+            if not 0 <= value <= 10:
+                raise ValueError(f'{name} must be in [0, 10], got {value}')
+        self.loader_defaults = dict(dataloader or {})
+        self.loader_defaults.pop('dataset', None)
+        self.loader_defaults.pop('sampler', None)
+        self.max_cycles = max_cycles
+        self.fractions = dict(lock=lock_fraction, release=release_fraction)
+        self.val_interval = val_interval
+        self.val_at_cycle_end = val_at_cycle_end
+        self.slots = [self._build_slot(k, s) for k, s in enumerate(slots)]
+        self.state = SlotPhaseState()
+        self._epoch = 0
+        self._iter = 0
+        self._iters_per_cycle = sum(
+            self.phase_len(slot, phase) for slot in self.slots
+            for phase in PHASES)
+        self._max_iters = self._iters_per_cycle * max_cycles
+        self.dataloader = CycleLength(self._iters_per_cycle)
+        self.stop_training = False
+
+    # ------------------------------------------------------------------
+    def _build_slot(self, index: int, slot_cfg: dict) -> dict:
+        slot_cfg = dict(slot_cfg)
+        unknown = set(slot_cfg) - {
+            'dataset', 'name', 'batch_size', 'num_workers', 'collate_fn'
+        }
+        if unknown or 'dataset' not in slot_cfg:
+            raise ValueError(
+                f'train_cfg.slots[{index}]: unknown keys {sorted(unknown)} '
+                '(allowed: dataset, name, batch_size, num_workers, '
+                'collate_fn) or missing "dataset"')
+        dataset = slot_cfg['dataset']
+        if isinstance(dataset, dict):
+            dataset = DATASETS.build(dataset)
+        task = getattr(dataset, 'task', None)
+        name = getattr(dataset, 'dataset_name', None)
+        if task is None or name is None:
+            raise ValueError(
+                f'train_cfg.slots[{index}]: {type(dataset).__name__} has no '
+                '`task` / `dataset_name` (use an fx_mm CXR dataset)')
+        self._check_head_exists(index, name, task)
+        loader = dict(self.loader_defaults)
+        loader.update({
+            k: v
+            for k, v in slot_cfg.items() if k not in ('dataset', 'name')
+        })
+        return dict(
+            name=slot_cfg.get('name', f'{name}/{task}'),
+            dataset=dataset,
+            dataset_name=name,
+            task=task,
+            batch_size=int(loader.get('batch_size', 1)),
+            num_workers=int(loader.get('num_workers', 0)),
+            collate_fn=loader.get('collate_fn'))
+
+    def _check_head_exists(self, index: int, dataset: str, task: str) -> None:
+        model = self.runner.model
+        model = getattr(model, 'module', model)
+        student = getattr(model, 'student', None)
+        if student is None or not hasattr(student, 'heads'):
+            return
+        heads = student.heads()
+        if dataset not in heads.get(task, []):
+            raise ValueError(
+                f'train_cfg.slots[{index}] ({dataset}/{task}): the model has '
+                f'no {task} head for dataset {dataset!r}; heads: {heads}')
+
+    # ------------------------------------------------------------------
+    @property
+    def max_epochs(self) -> int:
+        return self.max_cycles
+
+    @property
+    def max_iters(self) -> int:
+        return self._max_iters
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch
+
+    @property
+    def iter(self) -> int:
+        return self._iter
+
+    def phase_len(self, slot: dict, phase: str) -> int:
+        return phase_num_iters(
+            len(slot['dataset']), self.fractions[phase], slot['batch_size'],
+            get_world_size())
+
+    # ------------------------------------------------------------------
+    def _restore_position(self) -> dict:
+        """The next (cycle, slot, phase, phase_iter) to run; from the
+        message hub after a resume, else the start."""
+        saved = self.runner.message_hub.get_info(LOOP_STATE_KEY)
+        if saved is None or self._iter == 0:
+            return dict(cycle=0, slot_index=0, phase='lock', phase_iter=0)
+        self.runner.logger.info(
+            f'Resuming the cyclic loop at cycle {saved["cycle"] + 1}, slot '
+            f'{saved["slot_index"] + 1}, {saved["phase"]} phase, '
+            f'iteration {saved["phase_iter"]} of the phase '
+            f'(global iteration {self._iter})')
+        return dict(saved)
+
+    def _save_position(self, cycle: int, slot_index: int, phase: str,
+                       phase_iter: int) -> None:
+        """Record the NEXT position to run (what a checkpoint resumes at)."""
+        slot = self.slots[slot_index]
+        if phase_iter >= self.phase_len(slot, phase):
+            phase_iter = 0
+            if phase == 'lock':
+                phase = 'release'
+            else:
+                phase = 'lock'
+                slot_index += 1
+                if slot_index == len(self.slots):
+                    slot_index, cycle = 0, cycle + 1
+        self.runner.message_hub.update_info(
+            LOOP_STATE_KEY,
+            dict(
+                cycle=cycle,
+                slot_index=slot_index,
+                phase=phase,
+                phase_iter=phase_iter))
+
+    def run(self) -> torch.nn.Module:
+        self.runner.call_hook('before_train')
+        position = self._restore_position()
+        self._epoch = position['cycle']
+        while self._epoch < self.max_cycles and not self.stop_training:
+            self.run_cycle(position)
+            position = dict(cycle=self._epoch, slot_index=0, phase='lock',
+                            phase_iter=0)
+        self.runner.call_hook('after_train')
+        return self.runner.model
+
+    def run_cycle(self, position: dict) -> None:
+        cycle = self._epoch
+        self.runner.call_hook('before_train_epoch')
+        for slot_index in range(position['slot_index'], len(self.slots)):
+            resume_here = slot_index == position['slot_index']
+            for phase in PHASES:
+                if resume_here and position['phase'] == 'release' and \
+                        phase == 'lock':
+                    continue
+                start = position['phase_iter'] if (
+                    resume_here and phase == position['phase']) else 0
+                self.run_phase(cycle, slot_index, phase, start)
+                if self.stop_training:
+                    return
+            done = slot_index + 1
+            if self.val_interval and done % self.val_interval == 0:
+                self._validate()
+        if self.val_at_cycle_end and not (
+                self.val_interval
+                and len(self.slots) % self.val_interval == 0):
+            self._validate()
+        self.runner.call_hook('after_train_epoch')
+        self._epoch += 1
+
+    def _validate(self) -> None:
+        if self.runner.val_loop is not None:
+            self.runner.val_loop.run()
+
+    def run_phase(self, cycle: int, slot_index: int, phase: str,
+                  start: int) -> None:
+        slot = self.slots[slot_index]
+        phase_len = self.phase_len(slot, phase)
+        if phase_len == 0 or start >= phase_len:
+            return
+        seed = phase_seed(self.runner.seed or 0, cycle, slot_index,
+                          PHASES.index(phase))
+        self.dataloader = build_phase_dataloader(
+            slot['dataset'],
+            self.fractions[phase],
+            slot['batch_size'],
+            seed,
+            start_iter=start,
+            num_workers=slot['num_workers'],
+            collate_fn=slot['collate_fn'])
+        self.state = SlotPhaseState(
+            cycle=cycle,
+            slot_index=slot_index,
+            phase=phase,
+            phase_iter=start,
+            phase_len=phase_len,
+            slot_name=slot['name'],
+            dataset=slot['dataset_name'],
+            task=slot['task'])
+        self.runner.message_hub.update_info(
+            'fx_slot', dict(asdict(self.state), num_slots=len(self.slots)))
+        self.runner.logger.info(
+            f'cycle {cycle + 1}/{self.max_cycles} | slot {slot_index + 1}/'
+            f'{len(self.slots)} {slot["name"]} | {phase} phase: '
+            f'{phase_len} iterations' +
+            (f' (resuming at {start})' if start else ''))
+        # mmengine's loops call model.train() at every epoch start; here a
+        # phase is the unit: LockReleaseHook re-freezes in before_train_iter.
+        self.runner.model.train()
+        for data_batch in self.dataloader:
+            self.state.is_phase_end = self.state.phase_iter + 1 == phase_len
+            self.state.is_slot_end = self.state.is_phase_end and (
+                phase == 'release' or self.phase_len(slot, 'release') == 0)
+            self.run_iter(data_batch)
+            if self.stop_training:
+                break
+        self.dataloader = CycleLength(self._iters_per_cycle)
+
+    def run_iter(self, data_batch) -> None:
+        batch_idx = self.state.phase_iter
+        self.runner.call_hook(
+            'before_train_iter', batch_idx=batch_idx, data_batch=data_batch)
+        outputs = self.runner.model.train_step(
+            data_batch, optim_wrapper=self.runner.optim_wrapper)
+        self.state.phase_iter += 1
+        self._save_position(self.state.cycle, self.state.slot_index,
+                            self.state.phase, self.state.phase_iter)
+        self.runner.call_hook(
+            'after_train_iter',
+            batch_idx=batch_idx,
+            data_batch=data_batch,
+            outputs=outputs)
+        self._iter += 1
+
+
+@LOOPS.register_module()
+class MultiSlotValLoop(BaseLoop):
+    """Evaluate every configured (dataset, task) slot, for the student and
+    the teacher, in one pass each.
+
+    All slot samples go through ONE evaluator whose metrics each take only
+    their own (dataset, task) samples. Metric keys are prefixed with the
+    network: ``teacher/jsrt/seg/Dice``. With one network, keys are also
+    logged without prefix.
+
+    Args:
+        runner: The runner.
+        dataloader (dict): Loader defaults (batch_size, num_workers,
+            collate_fn); ``dataset`` is ignored.
+        evaluator (list | dict): Metrics of all slots.
+        slots (list[dict]): ``dict(dataset=<cfg>, batch_size=...)`` each.
+        predict_on (list[str], optional): Networks to evaluate:
+            ``['student', 'teacher']``; None = the model's ``predict_on``.
+        fp16 (bool): Autocast. Defaults to False.
+    """
+
+    stage = 'val'
+
+    def __init__(self,
+                 runner,
+                 dataloader: Union[dict, None],
+                 evaluator: Union[list, dict, Evaluator],
+                 slots: Sequence[dict],
+                 predict_on: Optional[Sequence[str]] = None,
+                 fp16: bool = False) -> None:
+        self._runner = runner
+        if not slots:
+            raise ValueError(f'{type(self).__name__}: `slots` is empty')
+        defaults = dict(dataloader or {})
+        defaults.pop('dataset', None)
+        self.slot_loaders = []
+        for k, slot in enumerate(slots):
+            slot = dict(slot)
+            loader_cfg = copy.deepcopy(defaults)
+            loader_cfg.update(
+                {key: v
+                 for key, v in slot.items() if key != 'dataset'})
+            loader_cfg['dataset'] = slot['dataset']
+            loader_cfg.setdefault(
+                'sampler', dict(type='DefaultSampler', shuffle=False))
+            self.slot_loaders.append(
+                runner.build_dataloader(loader_cfg, seed=runner.seed))
+        self.dataloader = self.slot_loaders[0]
+        if isinstance(evaluator, (dict, list)):
+            self.evaluator = runner.build_evaluator(evaluator)
+        else:
+            self.evaluator = evaluator
+        self.predict_on = list(predict_on) if predict_on else None
+        self.fp16 = fp16
+
+    @property
+    def _model(self):
+        model = self.runner.model
+        return getattr(model, 'module', model)
+
+    def _networks(self) -> List[str]:
+        return self.predict_on or [self._model.predict_on]
+
+    def run(self) -> Dict[str, float]:
+        stage = self.stage
+        self.runner.call_hook(f'before_{stage}')
+        self.runner.call_hook(f'before_{stage}_epoch')
+        self.runner.model.eval()
+        metrics: Dict[str, float] = {}
+        previous = self._model.predict_on
+        networks = self._networks()
+        for network in networks:
+            self._model.predict_on = network
+            network_metrics = self._run_network()
+            for key, value in network_metrics.items():
+                metrics[f'{network}/{key}'] = value
+                if len(networks) == 1:
+                    metrics[key] = value
+        self._model.predict_on = previous
+        self.runner.call_hook(f'after_{stage}_epoch', metrics=metrics)
+        self.runner.call_hook(f'after_{stage}')
+        return metrics
+
+    def _run_network(self) -> Dict[str, float]:
+        # One evaluate() per slot loader: mmengine drops a distributed
+        # sampler's padding by cutting the collected results at the
+        # dataset's size, which only works loader by loader. Each metric
+        # answers {} for a loader without its (dataset, task).
+        metrics: Dict[str, float] = {}
+        batch_idx = 0
+        for loader in self.slot_loaders:
+            for data_batch in loader:
+                self.run_iter(batch_idx, data_batch)
+                batch_idx += 1
+            metrics.update(self.evaluator.evaluate(len(loader.dataset)))
+        return metrics
+
+    @torch.no_grad()
+    def run_iter(self, idx: int, data_batch: dict) -> None:
+        stage = self.stage
+        self.runner.call_hook(
+            f'before_{stage}_iter', batch_idx=idx, data_batch=data_batch)
+        with autocast(enabled=self.fp16):
+            step = getattr(self.runner.model, f'{stage}_step')
+            outputs = step(data_batch)
+        self.evaluator.process(data_samples=outputs, data_batch=data_batch)
+        self.runner.call_hook(
+            f'after_{stage}_iter',
+            batch_idx=idx,
+            data_batch=data_batch,
+            outputs=outputs)
+
+
+@LOOPS.register_module()
+class MultiSlotTestLoop(MultiSlotValLoop):
+    """:class:`MultiSlotValLoop` for ``tools/test.py`` (test hooks)."""
+
+    stage = 'test'
+

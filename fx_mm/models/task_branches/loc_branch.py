@@ -1,0 +1,264 @@
+# Copyright (c) fx_mm contributors. All rights reserved.
+"""DINO localization with one shared encoder and one decoder per dataset.
+
+mmdet's :class:`~mmdet.models.DINO` runs ``pre_transformer ->
+forward_encoder -> pre_decoder -> forward_decoder -> bbox_head`` as separate
+methods that read a handful of attributes. Foundation X shares the first two
+steps (neck, positional encoding, level embeddings, deformable encoder)
+between datasets and gives each dataset its own decoding part (encoder-output
+projection, query embedding, denoising query generator, decoder, DINOHead).
+Rather than copying DINO's code, the two classes below reuse DINO's step
+methods as their own: each owns exactly the attributes those methods read.
+"""
+import copy
+from typing import Dict, List, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmdet.models.detectors import DINO, DeformableDETR
+from mmdet.models.layers import (CdnQueryGenerator,
+                                 DeformableDetrTransformerEncoder,
+                                 DinoTransformerDecoder,
+                                 SinePositionalEncoding)
+from mmdet.models.utils import samplelist_boxtype2tensor
+from mmengine.model import BaseModule
+from torch import Tensor
+from torch.nn.init import normal_
+
+from fx_mm.registry import MODELS
+from .builder import build_in_scope
+
+try:
+    from mmcv.ops import MultiScaleDeformableAttention
+except ImportError:  # pragma: no cover - mmcv without ops
+    from mmcv.cnn.bricks.transformer import MultiScaleDeformableAttention
+
+
+class DINODatasetDecoder(BaseModule):
+    """The per-dataset half of DINO.
+
+    Owns what DINO's ``pre_decoder`` / ``forward_decoder`` /
+    ``gen_encoder_output_proposals`` read: ``decoder``, ``bbox_head``,
+    ``query_embedding``, ``memory_trans_fc``/``memory_trans_norm``,
+    ``dn_query_generator`` and ``num_queries``.
+
+    Args:
+        num_classes (int): Box classes of the dataset.
+        decoder (dict): ``DinoTransformerDecoder`` config.
+        bbox_head (dict): ``DINOHead`` config (without num_classes).
+        dn_cfg (dict): ``CdnQueryGenerator`` config (without num_classes,
+            embed_dims, num_matching_queries).
+        num_queries (int): Matching queries.
+        embed_dims (int): Transformer width.
+    """
+
+    pre_decoder = DINO.pre_decoder
+    forward_decoder = DINO.forward_decoder
+    gen_encoder_output_proposals = DeformableDETR.gen_encoder_output_proposals
+
+    def __init__(self, num_classes: int, decoder: dict, bbox_head: dict,
+                 dn_cfg: dict, num_queries: int, embed_dims: int,
+                 train_cfg: dict, test_cfg: dict) -> None:
+        super().__init__()
+        self.num_queries = num_queries
+        self.embed_dims = embed_dims
+        bbox_head = copy.deepcopy(dict(bbox_head))
+        # What DeformableDETR.__init__ sets for a two-stage, box-refining
+        # DINO (its assertion forbids users to set them).
+        bbox_head.update(
+            num_classes=num_classes,
+            embed_dims=embed_dims,
+            share_pred_layer=False,
+            num_pred_layer=decoder['num_layers'] + 1,
+            as_two_stage=True,
+            train_cfg=train_cfg,
+            test_cfg=test_cfg)
+        self.bbox_head = build_in_scope(bbox_head, 'mmdet')
+        self.decoder = DinoTransformerDecoder(**decoder)
+        self.query_embedding = nn.Embedding(num_queries, embed_dims)
+        self.memory_trans_fc = nn.Linear(embed_dims, embed_dims)
+        self.memory_trans_norm = nn.LayerNorm(embed_dims)
+        dn_cfg = dict(
+            dn_cfg,
+            num_classes=num_classes,
+            embed_dims=embed_dims,
+            num_matching_queries=num_queries)
+        self.dn_query_generator = CdnQueryGenerator(**dn_cfg)
+
+    def init_weights(self) -> None:
+        """DINO's initialisation of its decoding part."""
+        super().init_weights()
+        for p in self.decoder.parameters():
+            if p.dim() > 1:
+                nn.init.xavier_uniform_(p)
+        nn.init.xavier_uniform_(self.memory_trans_fc.weight)
+        nn.init.xavier_uniform_(self.query_embedding.weight)
+
+
+@MODELS.register_module()
+class MultiDatasetDINO(BaseModule):
+    """DINO with a shared encoder and one decoder + head per dataset.
+
+    Shared: ``neck`` (ChannelMapper: backbone stages -> ``num_feature_levels``
+    levels of ``embed_dims``, the extra level by a stride-2 conv),
+    ``positional_encoding``, ``level_embed`` and the deformable ``encoder``.
+    Per dataset (``decoders[dataset]``): see :class:`DINODatasetDecoder`.
+
+    Args:
+        datasets (dict): ``{dataset: num_box_classes}``.
+        in_indices (Sequence[int]): Backbone outputs fed to the neck
+            (paper: stages 2-4 -> ``(1, 2, 3)``).
+        neck (dict): mmdet neck config (``ChannelMapper``).
+        encoder (dict): ``DeformableDetrTransformerEncoder`` config.
+        decoder (dict): ``DinoTransformerDecoder`` config (per dataset).
+        bbox_head (dict): ``DINOHead`` config without ``num_classes``.
+        positional_encoding (dict): ``SinePositionalEncoding`` config.
+        dn_cfg (dict): Contrastive denoising config.
+        num_queries (int): Matching queries (paper 900; CPU tests ~100).
+        num_feature_levels (int): Levels after the neck. Defaults to 4.
+        train_cfg (dict): Assigner config (Hungarian matching costs).
+        test_cfg (dict): ``max_per_img``.
+    """
+
+    pre_transformer = DeformableDETR.pre_transformer
+    forward_encoder = DeformableDETR.forward_encoder
+    get_valid_ratio = staticmethod(DeformableDETR.get_valid_ratio)
+
+    def __init__(self,
+                 datasets: Dict[str, int],
+                 neck: dict,
+                 encoder: dict,
+                 decoder: dict,
+                 bbox_head: dict,
+                 positional_encoding: dict,
+                 dn_cfg: dict,
+                 in_indices: Sequence[int] = (1, 2, 3),
+                 num_queries: int = 900,
+                 num_feature_levels: int = 4,
+                 train_cfg: dict = None,
+                 test_cfg: dict = None,
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if not datasets:
+            raise ValueError('MultiDatasetDINO needs at least one dataset '
+                             'in `datasets`')
+        self.in_indices = tuple(in_indices)
+        self.num_queries = num_queries
+        self.num_feature_levels = num_feature_levels
+        self.neck = build_in_scope(neck, 'mmdet')
+        self.positional_encoding = SinePositionalEncoding(
+            **positional_encoding)
+        self.encoder = DeformableDetrTransformerEncoder(**encoder)
+        self.embed_dims = self.encoder.embed_dims
+        if self.positional_encoding.num_feats * 2 != self.embed_dims:
+            raise ValueError(
+                'positional_encoding.num_feats must be embed_dims / 2, got '
+                f'{self.positional_encoding.num_feats} and {self.embed_dims}')
+        self.level_embed = nn.Parameter(
+            torch.Tensor(num_feature_levels, self.embed_dims))
+        self.decoders = nn.ModuleDict({
+            name: DINODatasetDecoder(
+                num_classes=num_classes,
+                decoder=decoder,
+                bbox_head=bbox_head,
+                dn_cfg=dn_cfg,
+                num_queries=num_queries,
+                embed_dims=self.embed_dims,
+                train_cfg=train_cfg,
+                test_cfg=test_cfg)
+            for name, num_classes in datasets.items()
+        })
+
+    def init_weights(self) -> None:
+        """DINO's initialisation of the shared part."""
+        super().init_weights()
+        for p in self.encoder.parameters():
+            if p.dim() > 1:
+                nn.init.xavier_uniform_(p)
+        for m in self.modules():
+            if isinstance(m, MultiScaleDeformableAttention):
+                m.init_weights()
+        normal_(self.level_embed)
+
+    @property
+    def datasets(self) -> List[str]:
+        return list(self.decoders.keys())
+
+    @property
+    def shared_modules(self) -> List[nn.Module]:
+        """Modules (and the level embedding's owner) shared by datasets."""
+        return [self.neck, self.positional_encoding, self.encoder]
+
+    def _check(self, dataset: str) -> None:
+        if dataset not in self.decoders:
+            raise KeyError(f'no localization decoder for dataset '
+                           f'{dataset!r}; decoders: {self.datasets}')
+
+    def forward_shared(self, feats: Sequence[Tensor],
+                       data_samples: list) -> Tuple[dict, dict]:
+        """Neck + encoder. Returns (encoder outputs, decoder inputs)."""
+        img_feats = self.neck(tuple(feats[i] for i in self.in_indices))
+        encoder_inputs, decoder_inputs = self.pre_transformer(
+            img_feats, data_samples)
+        encoder_outputs = self.forward_encoder(**encoder_inputs)
+        return encoder_outputs, decoder_inputs
+
+    def forward_dataset(self, encoder_outputs: dict, decoder_inputs: dict,
+                        data_samples: list, dataset: str) -> dict:
+        """``dataset``'s decoding part: the bbox head's input dict."""
+        self._check(dataset)
+        unit = self.decoders[dataset]
+        decoder_inputs = dict(decoder_inputs)
+        extra_decoder_inputs, head_inputs = unit.pre_decoder(
+            **encoder_outputs, batch_data_samples=data_samples)
+        decoder_inputs.update(extra_decoder_inputs)
+        head_inputs.update(unit.forward_decoder(**decoder_inputs))
+        return head_inputs
+
+    def loss(self, feats: Sequence[Tensor], data_samples: list,
+             dataset: str) -> Tuple[dict, dict]:
+        """Return (DINO losses, consistency features {'memory',
+        'hidden_states'})."""
+        encoder_outputs, decoder_inputs = self.forward_shared(
+            feats, data_samples)
+        head_inputs = self.forward_dataset(encoder_outputs, decoder_inputs,
+                                           data_samples, dataset)
+        losses = self.decoders[dataset].bbox_head.loss(
+            **head_inputs, batch_data_samples=data_samples)
+        hidden = head_inputs['hidden_states']
+        dn_meta = head_inputs.get('dn_meta')
+        if dn_meta is not None:
+            # keep the matching queries only: denoising queries are built
+            # from noised ground truth and the teacher has none
+            hidden = hidden[:, :, dn_meta['num_denoising_queries']:]
+        return losses, dict(
+            memory=encoder_outputs['memory'], hidden_states=hidden)
+
+    def predict(self,
+                feats: Sequence[Tensor],
+                data_samples: list,
+                dataset: str,
+                rescale: bool = True) -> list:
+        """Set ``pred_instances`` (boxes in original image pixels when
+        ``rescale``)."""
+        encoder_outputs, decoder_inputs = self.forward_shared(
+            feats, data_samples)
+        head_inputs = self.forward_dataset(encoder_outputs, decoder_inputs,
+                                           data_samples, dataset)
+        results = self.decoders[dataset].bbox_head.predict(
+            **head_inputs, rescale=rescale, batch_data_samples=data_samples)
+        for sample, pred_instances in zip(data_samples, results):
+            sample.pred_instances = pred_instances
+        samplelist_boxtype2tensor(data_samples)
+        return data_samples
+
+    def consistency_features(self, feats: Sequence[Tensor], data_samples,
+                             dataset: str) -> dict:
+        """Teacher-side features (eval mode: matching queries only)."""
+        encoder_outputs, decoder_inputs = self.forward_shared(
+            feats, data_samples)
+        head_inputs = self.forward_dataset(encoder_outputs, decoder_inputs,
+                                           data_samples, dataset)
+        return dict(
+            memory=encoder_outputs['memory'],
+            hidden_states=head_inputs['hidden_states'])

@@ -1,0 +1,1 @@
+# Copyright (c) fx_mm contributors. All rights reserved.

@@ -1,0 +1,43 @@
+# Copyright (c) fx_mm contributors. All rights reserved.
+"""Small real configs for the tests (built from the shipped configs)."""
+import os.path as osp
+
+from mmengine.config import Config
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'foundation_x',
+                       'fx_swin-t_synthetic_demo.py')
+
+
+def tiny_demo_config(work_dir: str,
+                     num_images: int = 24,
+                     image_size: int = 128,
+                     max_cycles: int = 1,
+                     batch_size: int = 4,
+                     data_root: str = None) -> Config:
+    """The demo config shrunk for CPU tests: few phantoms, 128 px."""
+    cfg = Config.fromfile(DEMO_CONFIG)
+    data_root = data_root or osp.join(work_dir, 'synthetic_cxr')
+    for slots in (cfg.train_cfg.slots, cfg.val_cfg.slots,
+                  cfg.test_cfg.slots):
+        for slot in slots:
+            slot.dataset.num_images = num_images
+            slot.dataset.data_root = data_root
+            slot.dataset.split_ratios = (0.5, 0.25, 0.25)
+            for transform in slot.dataset.pipeline:
+                if transform.type == 'mmdet.Resize':
+                    transform.scale = (image_size, image_size)
+    for loader in (cfg.train_dataloader, cfg.val_dataloader,
+                   cfg.test_dataloader):
+        loader.batch_size = batch_size
+    cfg.train_cfg.max_cycles = max_cycles
+    cfg.model.loc_branch.num_queries = 20
+    cfg.model.loc_branch.test_cfg.max_per_img = 20
+    cfg.work_dir = work_dir
+    cfg.default_hooks.logger.interval = 1
+    return cfg
+
+
+def write_config(cfg: Config, path: str) -> str:
+    cfg.dump(path)
+    return path

@@ -1,0 +1,108 @@
+# Copyright (c) fx_mm contributors. All rights reserved.
+"""FoundationX on real mmdet/mmseg/mmpretrain modules at CPU sizes."""
+import pytest
+import torch
+from mmengine.optim import build_optim_wrapper
+
+from fx_mm.registry import DATASETS, MODELS
+from fx_test_utils import tiny_demo_config
+
+
+@pytest.fixture(scope='module')
+def setup(tmp_path_factory):
+    work_dir = str(tmp_path_factory.mktemp('model'))
+    cfg = tiny_demo_config(work_dir, num_images=12, image_size=128)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    batches = {}
+    for slot in cfg.train_cfg.slots:
+        dataset = DATASETS.build(slot.dataset)
+        samples = [dataset[i] for i in range(2)]
+        batch = dict(
+            inputs=[s['inputs'] for s in samples],
+            data_samples=[s['data_samples'] for s in samples])
+        batches[(dataset.dataset_name, dataset.task)] = batch
+    return cfg, model, batches
+
+
+@pytest.mark.parametrize('task', ['cls', 'loc', 'seg'])
+def test_loss_reaches_only_the_batch_dataset_head(setup, task):
+    cfg, model, batches = setup
+    model.train()
+    model.zero_grad(set_to_none=True)
+    data = model.data_preprocessor(batches[('phantom_a', task)], True)
+    losses = model(**data, mode='loss')
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    assert torch.isfinite(total)
+    assert 'loss_consistency' in losses
+    total.backward()
+    student = model.student
+    assert any(p.grad is not None and p.grad.abs().sum() > 0
+               for p in student.backbone.parameters())
+    branch = student.branch(task)
+    heads = dict(
+        cls=branch.heads if task == 'cls' else None,
+        loc=branch.decoders if task == 'loc' else None,
+        seg=branch.conv_segs if task == 'seg' else None)[task]
+    assert any(p.grad is not None for p in heads['phantom_a'].parameters())
+    assert all(p.grad is None for p in heads['phantom_b'].parameters())
+    # the teacher never receives gradients
+    assert all(p.grad is None for p in model.teacher.parameters())
+    # other tasks' branches are untouched
+    for other in {'cls', 'loc', 'seg'} - {task}:
+        assert all(p.grad is None
+                   for p in student.branch(other).parameters())
+
+
+def test_loc_consistency_term_has_student_gradient(setup):
+    """The research code's loc consistency term carries no gradient."""
+    cfg, model, batches = setup
+    model.train()
+    model.zero_grad(set_to_none=True)
+    data = model.data_preprocessor(batches[('phantom_a', 'loc')], True)
+    losses = model(**data, mode='loss')
+    losses['loss_consistency'].backward()
+    assert losses['loss_consistency'].requires_grad
+    encoder_grads = [
+        p.grad for p in model.student.loc_branch.encoder.parameters()
+        if p.grad is not None
+    ]
+    assert encoder_grads and any(g.abs().sum() > 0 for g in encoder_grads)
+
+
+@pytest.mark.parametrize('task', ['cls', 'loc', 'seg'])
+def test_predict_gives_library_data_samples(setup, task):
+    cfg, model, batches = setup
+    model.eval()
+    data = model.data_preprocessor(batches[('phantom_b', task)], False)
+    with torch.no_grad():
+        results = model(**data, mode='predict')
+    sample = results[0]
+    if task == 'cls':
+        assert sample.pred_score.shape == (2, )
+        assert ((sample.pred_score >= 0) & (sample.pred_score <= 1)).all()
+    elif task == 'loc':
+        boxes = sample.pred_instances.bboxes
+        assert boxes.shape[1] == 4 and len(boxes) <= 20
+        height, width = sample.ori_shape
+        assert (boxes[:, 2] <= width + 1e-3).all()
+    else:
+        assert sample.pred_sem_seg.data.shape == (2, *sample.ori_shape)
+
+
+def test_optimizer_holds_every_student_parameter(setup):
+    cfg, model, _ = setup
+    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    in_optimizer = {
+        id(p): group['lr']
+        for group in optim_wrapper.optimizer.param_groups
+        for p in group['params']
+    }
+    base_lr = cfg.optim_wrapper.optimizer.lr
+    for name, param in model.student.named_parameters():
+        assert id(param) in in_optimizer, f'{name} is not optimised'
+        expected = base_lr * (0.1 if name.startswith(
+            ('backbone.', 'cls_branch.')) else 1.0)
+        assert in_optimizer[id(param)] == pytest.approx(expected), name
+    assert not any(id(p) in in_optimizer for p in model.teacher.parameters())

@@ -1,0 +1,290 @@
+# Copyright (c) fx_mm contributors. All rights reserved.
+"""Swin checkpoint conversion, checked against real models.
+
+The reference for the torchvision and timm namings is a real
+``torchvision.models.swin_transformer.SwinTransformer`` with random weights
+(LayerNorms randomised too, so a wrong patch-merging permutation shows); the
+reference for mmpretrain is a real mmpretrain ``SwinTransformer``. After
+conversion, mmdet's ``SwinTransformer`` must load the weights strictly and
+reproduce the reference's features.
+"""
+import re
+from collections import OrderedDict
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmdet.models.backbones import SwinTransformer as MMDetSwin
+from mmpretrain.models.backbones import SwinTransformer as MMPretrainSwin
+from torch import nn
+from torchvision.models.swin_transformer import \
+    SwinTransformer as TorchvisionSwin
+
+from fx_mm.models.utils import (concat_to_unfold_order,
+                                convert_swin_checkpoint, detect_swin_format,
+                                load_swin_checkpoint)
+
+EMBED, DEPTHS, HEADS, WINDOW = 32, (2, 2, 2, 2), (1, 2, 4, 8), 7
+ATOL = 1e-5
+
+
+def _randomise_norms(model: nn.Module) -> None:
+    """Non-trivial LayerNorm affine parameters (defaults are 1 and 0)."""
+    for m in model.modules():
+        if isinstance(m, nn.LayerNorm):
+            m.weight.data = 1 + 0.2 * torch.randn_like(m.weight)
+            m.bias.data = 0.2 * torch.randn_like(m.bias)
+
+
+def _mmdet_swin() -> MMDetSwin:
+    model = MMDetSwin(
+        embed_dims=EMBED,
+        depths=DEPTHS,
+        num_heads=HEADS,
+        window_size=WINDOW,
+        drop_path_rate=0.,
+        out_indices=(0, 1, 2, 3))
+    model.eval()  # mmdet's train() override returns None, not self
+    return model
+
+
+@pytest.fixture(scope='module')
+def torchvision_swin() -> TorchvisionSwin:
+    torch.manual_seed(0)
+    model = TorchvisionSwin(
+        patch_size=[4, 4],
+        embed_dim=EMBED,
+        depths=list(DEPTHS),
+        num_heads=list(HEADS),
+        window_size=[WINDOW, WINDOW],
+        stochastic_depth_prob=0.,
+        num_classes=10)
+    _randomise_norms(model)
+    return model.eval()
+
+
+@torch.no_grad()
+def _torchvision_stages(model: TorchvisionSwin, img: torch.Tensor) -> list:
+    """Stage outputs before any output norm, each (B, H, W, C)."""
+    x = model.features[0](img)
+    outs = []
+    for stage in range(len(DEPTHS)):
+        x = model.features[2 * stage + 1](x)
+        outs.append(x)
+        if stage < len(DEPTHS) - 1:
+            x = model.features[2 * stage + 2](x)
+    return outs
+
+
+def _load_strictly(model: MMDetSwin, converted: dict,
+                   expected_missing: set) -> None:
+    """Strict load after checking exactly which keys conversion omits."""
+    own = model.state_dict()
+    assert set(converted) - set(own) == set()
+    assert set(own) - set(converted) == expected_missing
+    for key, value in converted.items():
+        assert value.shape == own[key].shape, key
+    full = {k: own[k] for k in expected_missing}
+    full.update(converted)
+    model.load_state_dict(full, strict=True)
+
+
+def _index_buffers(model: MMDetSwin) -> set:
+    return {
+        k
+        for k in model.state_dict() if k.endswith('relative_position_index')
+    }
+
+
+def _no_out_norms(model: MMDetSwin) -> set:
+    """Keys that timm / torchvision checkpoints cannot provide."""
+    extra = {f'norm{i}.{p}' for i in range(3) for p in ('weight', 'bias')}
+    return _index_buffers(model) | extra
+
+
+@torch.no_grad()
+def _assert_same_features(mmdet: MMDetSwin, reference: TorchvisionSwin,
+                          size: int, stages) -> None:
+    """mmdet's outputs equal torchvision's stage outputs put through the
+    same norms (mmdet's ``norm0-2``, torchvision's final ``norm``)."""
+    torch.manual_seed(1)
+    img = torch.randn(2, 3, size, size)
+    ref = _torchvision_stages(reference, img)
+    out = mmdet(img)
+    for i in stages:
+        norm = reference.norm if i == len(DEPTHS) - 1 \
+            else getattr(mmdet, f'norm{i}')
+        expected = norm(ref[i]).permute(0, 3, 1, 2)  # [B,H,W,C]->[B,C,H,W]
+        assert out[i].shape == expected.shape
+        assert torch.allclose(out[i], expected, atol=ATOL), \
+            f'stage {i}: max diff {(out[i] - expected).abs().max()}'
+
+
+def test_concat_to_unfold_order_matches_unfold():
+    """A reduction weight for concatenated pixels, permuted, gives the same
+    result on mmdet's nn.Unfold features."""
+    torch.manual_seed(0)
+    c = 3
+    x = torch.randn(1, 4, 6, c)  # B, H, W, C
+    concat = torch.cat([
+        x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]
+    ], -1).reshape(1, -1, 4 * c)
+    unfold = F.unfold(x.permute(0, 3, 1, 2), 2, stride=2).transpose(1, 2)
+    weight = torch.randn(5, 4 * c)
+    assert torch.allclose(concat @ weight.T,
+                          unfold @ concat_to_unfold_order(weight).T)
+    # the same function reorders the features themselves
+    assert torch.equal(concat_to_unfold_order(concat), unfold)
+    # by hand: unfold feature c*4 + 2*dy + dx is concat (2*dx + dy)*C + c
+    perm = concat_to_unfold_order(torch.arange(4 * c))
+    assert perm[1 * 4 + 2 * 0 + 1].item() == (2 * 1 + 0) * c + 1
+    assert perm[2 * 4 + 2 * 1 + 0].item() == (2 * 0 + 1) * c + 2
+
+
+@pytest.mark.parametrize('size,stages', [(224, (0, 1, 2)),
+                                         (256, (0, 1, 2, 3))])
+def test_torchvision_outputs_match(torchvision_swin, size, stages):
+    """At 224 px the last stage is one 7x7 window: torchvision does not
+    shift it, mmdet's Swin shifts and masks it, so only stages 0-2 can be
+    compared there; at 256 px (8x8, padded) both shift and all four must
+    match."""
+    converted = convert_swin_checkpoint(torchvision_swin.state_dict())
+    model = _mmdet_swin()
+    _load_strictly(model, converted, _no_out_norms(model))
+    _assert_same_features(model, torchvision_swin, size, stages)
+
+
+def _timm_from_torchvision(tv_state: dict, new_timm: bool) -> OrderedDict:
+    """torchvision -> timm names (the two share the concat order)."""
+    out = OrderedDict()
+    for key, value in tv_state.items():
+        m = re.fullmatch(r'features\.(\d+)\.(.*)', key)
+        if key.startswith('features.0.'):
+            key = key.replace('features.0.0.', 'patch_embed.proj.')
+            key = key.replace('features.0.2.', 'patch_embed.norm.')
+        elif m and int(m.group(1)) % 2 == 1:
+            stage = (int(m.group(1)) - 1) // 2
+            rest = m.group(2).replace('mlp.0.', 'mlp.fc1.')
+            rest = rest.replace('mlp.3.', 'mlp.fc2.')
+            key = f'layers.{stage}.blocks.{rest}'
+        elif m:
+            stage = int(m.group(1)) // 2 - 1
+            layer = stage + 1 if new_timm else stage
+            key = f'layers.{layer}.downsample.{m.group(2)}'
+        elif key.startswith('head.') and new_timm:
+            key = key.replace('head.', 'head.fc.')
+        out[key] = value
+    if not new_timm:  # the original repository saved its shift masks
+        out['layers.0.blocks.1.attn_mask'] = torch.zeros(4, 49, 49)
+    return out
+
+
+@pytest.mark.parametrize('new_timm', [False, True])
+def test_timm_outputs_match(torchvision_swin, new_timm):
+    tv_state = torchvision_swin.state_dict()
+    timm_state = _timm_from_torchvision(tv_state, new_timm)
+    merging = sorted(k for k in timm_state if 'downsample.reduction' in k)
+    assert merging == [
+        f'layers.{i + new_timm}.downsample.reduction.weight' for i in range(3)
+    ]
+    assert detect_swin_format(timm_state) == 'timm'
+
+    converted = convert_swin_checkpoint(timm_state)
+    reference = convert_swin_checkpoint(tv_state)
+    assert set(converted) == set(reference)
+    for key in reference:
+        assert torch.equal(converted[key], reference[key]), key
+    model = _mmdet_swin()
+    _load_strictly(model, converted, _no_out_norms(model))
+    _assert_same_features(model, torchvision_swin, 256, (0, 1, 2, 3))
+
+
+def test_mmpretrain_outputs_match():
+    torch.manual_seed(2)
+    mmpre = MMPretrainSwin(
+        arch=dict(
+            embed_dims=EMBED, depths=list(DEPTHS), num_heads=list(HEADS)),
+        img_size=256,
+        window_size=WINDOW,
+        drop_path_rate=0.,
+        out_indices=(0, 1, 2, 3))
+    mmpre.init_weights()
+    _randomise_norms(mmpre)
+    mmpre.eval()
+    checkpoint = OrderedDict(
+        ('backbone.' + k, v) for k, v in mmpre.state_dict().items())
+    checkpoint['head.fc.weight'] = torch.randn(10, 8 * EMBED)
+    checkpoint['head.fc.bias'] = torch.randn(10)
+    assert detect_swin_format(checkpoint) == 'openmmlab'
+
+    converted = convert_swin_checkpoint(dict(state_dict=checkpoint))
+    model = _mmdet_swin()
+    _load_strictly(model, converted, _index_buffers(model))
+    img = torch.randn(1, 3, 256, 256)
+    with torch.no_grad():
+        expected, out = mmpre(img), model(img)
+    for i in range(4):
+        assert torch.allclose(out[i], expected[i], atol=ATOL), i
+
+
+def test_mmpretrain_old_final_norm_renamed():
+    state = OrderedDict([('backbone.stages.3.blocks.0.norm1.weight',
+                          torch.ones(4)),
+                         ('backbone.norm.weight', torch.full((4, ), 2.)),
+                         ('backbone.norm.bias', torch.zeros(4)),
+                         ('neck.fc.weight', torch.zeros(1))])
+    converted = convert_swin_checkpoint(state)
+    assert list(converted) == [
+        'stages.3.blocks.0.norm1.weight', 'norm3.weight', 'norm3.bias'
+    ]
+    assert torch.equal(converted['norm3.weight'], torch.full((4, ), 2.))
+
+
+def test_wrapped_ddp_checkpoint(torchvision_swin):
+    state = torchvision_swin.state_dict()
+    wrapped = {'model': {'module.' + k: v for k, v in state.items()}}
+    converted = convert_swin_checkpoint(wrapped)
+    reference = convert_swin_checkpoint(state)
+    assert list(converted) == list(reference)
+
+
+def test_unknown_keys_are_listed(torchvision_swin):
+    timm_state = _timm_from_torchvision(torchvision_swin.state_dict(), False)
+    timm_state['layers.0.blocks.0.attn.logit_scale'] = torch.zeros(1)
+    timm_state['projector.0.weight'] = torch.zeros(2, 2)
+    with pytest.raises(KeyError) as err:
+        convert_swin_checkpoint(timm_state, source='ark6.pth')
+    message = str(err.value)
+    assert 'ark6.pth' in message and '2 key(s)' in message
+    assert 'layers.0.blocks.0.attn.logit_scale' in message
+    assert 'projector.0.weight' in message
+
+    del timm_state['layers.0.blocks.0.attn.logit_scale']
+    converted = convert_swin_checkpoint(
+        timm_state, ignore_prefixes=('projector.', ))
+    assert not any('projector' in k for k in converted)
+
+
+def test_merging_that_fits_no_stage(torchvision_swin):
+    timm_state = _timm_from_torchvision(torchvision_swin.state_dict(), False)
+    # stage 1 merging (64 -> 128) moved to a stage of width 32
+    timm_state['layers.0.downsample.reduction.weight'] = \
+        timm_state['layers.1.downsample.reduction.weight']
+    with pytest.raises(ValueError, match='layers.0'):
+        convert_swin_checkpoint(timm_state)
+
+
+def test_not_a_swin_checkpoint():
+    with pytest.raises(ValueError, match='resnet.pth.*not a Swin'):
+        convert_swin_checkpoint({'conv1.weight': torch.zeros(1)},
+                                source='resnet.pth')
+
+
+def test_load_swin_checkpoint_file(torchvision_swin, tmp_path):
+    path = str(tmp_path / 'swin_tv.pth')
+    torch.save(torchvision_swin.state_dict(), path)
+    loaded = load_swin_checkpoint(path)
+    reference = convert_swin_checkpoint(torchvision_swin.state_dict())
+    assert list(loaded) == list(reference)
+    for key in reference:
+        assert torch.equal(loaded[key], reference[key]), key
