@@ -1,12 +1,13 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
-import sys
-import os.path as _osp
-sys.path.insert(0, _osp.dirname(_osp.abspath(__file__)))
 import os.path as osp
+import sys
 
 import pytest
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# the tests import their helpers (fx_test_utils) from this folder
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
 SHARED_DATA = osp.join(osp.dirname(REPO_ROOT), 'shared', 'data')
 
 

@@ -440,4 +440,3 @@ class MultiSlotTestLoop(MultiSlotValLoop):
     """:class:`MultiSlotValLoop` for ``tools/test.py`` (test hooks)."""
 
     stage = 'test'
-

@@ -70,6 +70,7 @@ class MultiTaskDataPreprocessor(BaseDataPreprocessor):
                              'data_samples to tell its task')
         task = samples[0].metainfo.get('task')
         if task not in self.task_preprocessors:
+            path = samples[0].metainfo.get('img_path')
             raise ValueError(f'MultiTaskDataPreprocessor: unknown task '
-                             f'{task!r} in {samples[0].metainfo.get("img_path")}')
+                             f'{task!r} in {path}')
         return self.task_preprocessors[task](data, training)

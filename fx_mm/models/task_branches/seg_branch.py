@@ -149,8 +149,8 @@ class MultiDatasetUPerHead(UPerHead):
         for logit, sample in zip(logits, data_samples):
             height, width = sample.metainfo['img_shape'][:2]
             logit = logit[:, :height, :width]
-            ori_shape = tuple(sample.metainfo.get('ori_shape', (height,
-                                                                 width)))
+            ori_shape = tuple(
+                sample.metainfo.get('ori_shape', (height, width)))
             logit = F.interpolate(
                 logit[None],
                 size=ori_shape[:2],
