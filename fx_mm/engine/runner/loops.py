@@ -77,8 +77,8 @@ class CyclicLockReleaseLoop(BaseLoop):
         lock_fraction (float): Pass fraction of a lock phase (paper 0.5);
             0 skips lock phases.
         release_fraction (float): Pass fraction of a release phase (paper 1).
-        val_interval (int): Validate after every N slots (0: only at the end
-            of each cycle is not implied; 0 disables slot-wise validation).
+        val_interval (int): Validate after every N slots; 0 disables
+            slot-wise validation.
         val_at_cycle_end (bool): Also validate at the end of each cycle.
     """
 
