@@ -41,3 +41,14 @@ def tiny_demo_config(work_dir: str,
 def write_config(cfg: Config, path: str) -> str:
     cfg.dump(path)
     return path
+
+
+def set_hook(cfg: Config, hook_type: str, **kwargs) -> None:
+    """Configure the custom hook ``hook_type``: replace the runtime's
+    entry of that type (hooks must not run twice) or append one."""
+    hook = dict(type=hook_type, **kwargs)
+    for k, existing in enumerate(cfg.custom_hooks):
+        if existing['type'] == hook_type:
+            cfg.custom_hooks[k] = hook
+            return
+    cfg.custom_hooks.append(hook)

@@ -106,3 +106,29 @@ def test_optimizer_holds_every_student_parameter(setup):
             ('backbone.', 'cls_branch.')) else 1.0)
         assert in_optimizer[id(param)] == pytest.approx(expected), name
     assert not any(id(p) in in_optimizer for p in model.teacher.parameters())
+
+
+def test_single_network_checkpoint_fills_the_teacher(setup):
+    """A released checkpoint holds one network under ``student.``; loading
+    it strictly into a model with a teacher gives both its weights."""
+    cfg, model, _ = setup
+    released = {
+        key: value + 1 if value.dtype.is_floating_point else value
+        for key, value in model.state_dict().items()
+        if key.startswith('student.')
+    }
+    target = MODELS.build(cfg.model)
+    target.load_state_dict(released, strict=True)
+    for key, value in released.items():
+        name = key[len('student.'):]
+        assert torch.equal(target.student.state_dict()[name], value), key
+        assert torch.equal(target.teacher.state_dict()[name], value), key
+    # a checkpoint with a teacher keeps its own teacher
+    both = dict(released)
+    both.update({
+        'teacher.' + k[len('student.'):]: torch.zeros_like(v)
+        for k, v in released.items()
+    })
+    target.load_state_dict(both, strict=True)
+    name = 'backbone.patch_embed.projection.weight'
+    assert not target.teacher.state_dict()[name].any()

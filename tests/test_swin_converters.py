@@ -15,12 +15,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmdet.models.backbones import SwinTransformer as MMDetSwin
+from mmengine.config import ConfigDict
 from mmpretrain.models.backbones import SwinTransformer as MMPretrainSwin
 from torch import nn
 from torchvision.models.swin_transformer import \
     SwinTransformer as TorchvisionSwin
 
-from fx_mm.models.utils import (concat_to_unfold_order,
+from fx_mm.models.utils import (FXPretrainedSwin, concat_to_unfold_order,
                                 convert_swin_checkpoint, detect_swin_format,
                                 load_swin_checkpoint)
 
@@ -288,3 +289,264 @@ def test_load_swin_checkpoint_file(torchvision_swin, tmp_path):
     assert list(loaded) == list(reference)
     for key in reference:
         assert torch.equal(loaded[key], reference[key]), key
+
+
+# ---------------------------------------------------------------------------
+# pretrained backbones in FoundationX (init_cfg on mmdet's Swin)
+
+
+def _swin_det_from_torchvision(tv_state: dict) -> OrderedDict:
+    """The original detection repository: timm < 0.9 names plus one output
+    norm per stage (``norm{i}``), no final ``norm``."""
+    out = _timm_from_torchvision(tv_state, new_timm=False)
+    final = {k: out.pop(k) for k in ('norm.weight', 'norm.bias')}
+    for i, width in enumerate((EMBED, 2 * EMBED, 4 * EMBED)):
+        out[f'norm{i}.weight'] = 1 + 0.1 * torch.randn(width)
+        out[f'norm{i}.bias'] = 0.1 * torch.randn(width)
+    out['norm3.weight'] = final['norm.weight']
+    out['norm3.bias'] = final['norm.bias']
+    out.pop('head.weight')
+    out.pop('head.bias')
+    return out
+
+
+def _checkpoint_in(naming: str, torchvision_swin) -> dict:
+    """A real Swin state dict of the tiny config in ``naming``."""
+    tv_state = torchvision_swin.state_dict()
+    if naming == 'torchvision':
+        return dict(tv_state)
+    if naming in ('timm_old', 'timm_new'):
+        return _timm_from_torchvision(tv_state, naming == 'timm_new')
+    if naming == 'swin_det':
+        return _swin_det_from_torchvision(tv_state)
+    torch.manual_seed(3)
+    if naming == 'mmpretrain':
+        mmpre = MMPretrainSwin(
+            arch=dict(
+                embed_dims=EMBED, depths=list(DEPTHS), num_heads=list(HEADS)),
+            img_size=224,
+            window_size=WINDOW,
+            out_indices=(0, 1, 2, 3))
+        mmpre.init_weights()
+        _randomise_norms(mmpre)
+        state = OrderedDict(
+            ('backbone.' + k, v) for k, v in mmpre.state_dict().items())
+        state['head.fc.weight'] = torch.randn(10, 8 * EMBED)
+        state['head.fc.bias'] = torch.randn(10)
+        return dict(state_dict=state, meta=dict(epoch=300))
+    assert naming == 'mmdet'  # a bare mmdet backbone state dict
+    model = _mmdet_swin()
+    _randomise_norms(model)
+    for p in model.parameters():
+        p.data.add_(0.01 * torch.randn_like(p))
+    return model.state_dict()
+
+
+def _fx_model_with(tmp_path, init_cfg):
+    from fx_test_utils import tiny_demo_config
+
+    from fx_mm.registry import MODELS
+    cfg = tiny_demo_config(str(tmp_path))
+    cfg.model.backbone.init_cfg = init_cfg
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    return model
+
+
+_OUT_NORMS = {f'norm{i}.{p}' for i in range(3) for p in ('weight', 'bias')}
+
+
+@pytest.mark.parametrize('naming,init_type,missing',
+                         [('torchvision', 'Pretrained', _OUT_NORMS),
+                          ('timm_old', 'FXPretrainedSwin', _OUT_NORMS),
+                          ('timm_new', 'Pretrained', _OUT_NORMS),
+                          ('swin_det', 'FXPretrainedSwin', set()),
+                          ('mmpretrain', 'Pretrained', set()),
+                          ('mmdet', 'Pretrained', set())])
+def test_foundation_x_student_and_teacher_get_pretrained_backbone(
+        torchvision_swin, tmp_path, naming, init_type, missing):
+    checkpoint = _checkpoint_in(naming, torchvision_swin)
+    path = str(tmp_path / f'{naming}.pth')
+    torch.save(checkpoint, path)
+    expected = convert_swin_checkpoint(checkpoint)
+    model = _fx_model_with(tmp_path, dict(type=init_type, checkpoint=path))
+
+    for net in (model.student, model.teacher):
+        own = net.backbone.state_dict()
+        for key, value in expected.items():
+            assert torch.equal(own[key], value), (naming, key)
+        not_loaded = {
+            k
+            for k in own
+            if k not in expected and not k.endswith('relative_position_index')
+        }
+        assert not_loaded == missing
+        # what the checkpoint lacks keeps mmdet's LayerNorm initialisation
+        for key in not_loaded:
+            assert torch.equal(
+                own[key],
+                torch.ones_like(own[key])
+                if key.endswith('weight') else torch.zeros_like(own[key]))
+
+
+def test_pretrained_report_and_features(torchvision_swin, tmp_path):
+    """The report lists what the checkpoint lacks; the loaded backbone gives
+    torchvision's features."""
+
+    path = str(tmp_path / 'timm.pth')
+    torch.save(
+        _timm_from_torchvision(torchvision_swin.state_dict(), True), path)
+    model = _mmdet_swin()
+    initializer = FXPretrainedSwin(checkpoint=path, source='timm')
+    initializer(model)
+    report = initializer.report
+    assert set(report['missing']) == _OUT_NORMS
+    assert report['unexpected'] == [] and report['adapted'] == []
+    assert len(report['loaded']) == len(
+        convert_swin_checkpoint(torch.load(path)))
+    _assert_same_features(model, torchvision_swin, 256, (0, 1, 2, 3))
+
+
+def test_window_size_adaptation_matches_mmdet(torchvision_swin, tmp_path):
+    """A window-7 checkpoint in a window-12 Swin: the bias tables are resized
+    as mmdet's own loader resizes them."""
+    from fx_mm.models.utils.swin_pretrained import _MMDET_INIT_WEIGHTS
+    converted = convert_swin_checkpoint(torchvision_swin.state_dict())
+    path = str(tmp_path / 'mmdet_names.pth')
+    torch.save(
+        dict(state_dict={
+            'backbone.' + k: v
+            for k, v in converted.items()
+        }), path)
+
+    def window12(init_cfg):
+        return MMDetSwin(
+            embed_dims=EMBED,
+            depths=DEPTHS,
+            num_heads=HEADS,
+            window_size=12,
+            out_indices=(0, 1, 2, 3),
+            init_cfg=init_cfg)
+
+    ours = window12(dict(type='Pretrained', checkpoint=path))
+    ours.init_weights()
+    # mmdet's loader reads init_cfg by attribute
+    reference = window12(ConfigDict(type='Pretrained', checkpoint=path))
+    _MMDET_INIT_WEIGHTS(reference)  # mmdet's own loader (backbone.* keys)
+    key = 'stages.2.blocks.1.attn.w_msa.relative_position_bias_table'
+    assert converted[key].shape == (13 * 13, 4)
+    assert ours.state_dict()[key].shape == (23 * 23, 4)
+    for key, value in reference.state_dict().items():
+        assert torch.allclose(ours.state_dict()[key], value), key
+
+
+def test_grey_input_channels_adaptation(torchvision_swin, tmp_path):
+    """RGB weights in a 1-channel Swin: a grey image gives what the RGB
+    model gives on that image replicated to 3 channels."""
+    path = str(tmp_path / 'tv.pth')
+    torch.save(torchvision_swin.state_dict(), path)
+    rgb = _mmdet_swin()
+    rgb.init_cfg = dict(type='Pretrained', checkpoint=path)
+    rgb.init_weights()
+    grey = MMDetSwin(
+        in_channels=1,
+        embed_dims=EMBED,
+        depths=DEPTHS,
+        num_heads=HEADS,
+        window_size=WINDOW,
+        out_indices=(0, 1, 2, 3),
+        init_cfg=dict(type='Pretrained', checkpoint=path))
+    grey.init_weights()
+    grey.eval()
+    img = torch.rand(1, 1, 64, 64)
+    with torch.no_grad():
+        out_grey, out_rgb = grey(img), rgb(img.expand(-1, 3, -1, -1))
+    for a, b in zip(out_grey, out_rgb):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_pretrained_from_fx_checkpoint_prefix(torchvision_swin, tmp_path):
+    """``prefix`` takes the backbone out of a whole fx_mm checkpoint."""
+    converted = convert_swin_checkpoint(torchvision_swin.state_dict())
+    state = {'teacher.backbone.' + k: v for k, v in converted.items()}
+    state['student.backbone.patch_embed.projection.bias'] = torch.zeros(EMBED)
+    state['teacher.cls_branch.heads.a.fc.weight'] = torch.zeros(2, 8 * EMBED)
+    path = str(tmp_path / 'fx.pth')
+    torch.save(dict(state_dict=state, meta=dict()), path)
+    model = MMDetSwin(
+        embed_dims=EMBED,
+        depths=DEPTHS,
+        num_heads=HEADS,
+        window_size=WINDOW,
+        init_cfg=dict(
+            type='FXPretrainedSwin',
+            checkpoint=path,
+            prefix='teacher.backbone.'))
+    model.init_weights()
+    for key, value in converted.items():
+        assert torch.equal(model.state_dict()[key], value), key
+
+
+def test_pretrained_errors(torchvision_swin, tmp_path):
+
+    with pytest.raises(ValueError, match='never downloads'):
+        FXPretrainedSwin(checkpoint='https://example.org/swin.pth')
+    model = MMDetSwin(
+        embed_dims=EMBED,
+        depths=DEPTHS,
+        num_heads=HEADS,
+        init_cfg=dict(type='Pretrained', checkpoint='s3://bucket/swin.pth'))
+    with pytest.raises(ValueError, match='local files only'):
+        model.init_weights()
+    with pytest.raises(FileNotFoundError, match='no_such.pth'):
+        FXPretrainedSwin(checkpoint=str(tmp_path / 'no_such.pth'))(
+            _mmdet_swin())
+
+    tv_path = str(tmp_path / 'tv.pth')
+    torch.save(torchvision_swin.state_dict(), tv_path)
+    # a naming that contradicts the keys
+    with pytest.raises(ValueError, match="source='timm'.*torchvision"):
+        FXPretrainedSwin(checkpoint=tv_path, source='timm')(_mmdet_swin())
+    # strict: the torchvision checkpoint has no norm0-2
+    with pytest.raises(KeyError, match='norm0.weight'):
+        FXPretrainedSwin(checkpoint=tv_path, strict=True)(_mmdet_swin())
+    # other numbers of heads cannot be adapted
+    other_heads = MMDetSwin(
+        embed_dims=EMBED, depths=DEPTHS, num_heads=(2, 2, 4, 8))
+    with pytest.raises(
+            ValueError, match=r'stages\.0\.blocks\.0\.attn.*attention heads'):
+        FXPretrainedSwin(checkpoint=tv_path)(other_heads)
+    # a checkpoint of a deeper Swin: the extra blocks are reported
+    shallow = MMDetSwin(embed_dims=EMBED, depths=(2, 2, 1, 2), num_heads=HEADS)
+    initializer = FXPretrainedSwin(checkpoint=tv_path)
+    initializer(shallow)
+    assert initializer.report['unexpected'] and all(
+        k.startswith('stages.2.blocks.1.')
+        for k in initializer.report['unexpected'])
+
+
+def test_ark_style_checkpoint(torchvision_swin, tmp_path):
+    """Ark: timm names (merging at the end of a layer), the teacher under
+    'teacher', per-dataset ``omni_heads`` and a projector to drop."""
+    teacher = _timm_from_torchvision(torchvision_swin.state_dict(), False)
+    teacher['omni_heads.0.weight'] = torch.randn(14, 8 * EMBED)
+    teacher['omni_heads.0.bias'] = torch.randn(14)
+    teacher['projector.weight'] = torch.randn(16, 8 * EMBED)
+    student = {k: torch.zeros_like(v) for k, v in teacher.items()}
+    path = str(tmp_path / 'ark.pth.tar')
+    torch.save(dict(student=student, teacher=teacher, epoch=200), path)
+    model = _mmdet_swin()
+    model.init_cfg = dict(
+        type='FXPretrainedSwin',
+        checkpoint=path,
+        checkpoint_key='teacher',
+        ignore_prefixes=('omni_heads.', 'projector.'))
+    model.init_weights()
+    _assert_same_features(model, torchvision_swin, 256, (0, 1, 2, 3))
+    with pytest.raises(KeyError, match="no state dict under 'ema'"):
+        FXPretrainedSwin(checkpoint=path, checkpoint_key='ema')(_mmdet_swin())
+    # without dropping them, the extra heads are named in the error
+    with pytest.raises(KeyError, match='omni_heads.0.weight'):
+        FXPretrainedSwin(
+            checkpoint=path, checkpoint_key='teacher')(
+                _mmdet_swin())

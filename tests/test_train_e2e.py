@@ -2,7 +2,9 @@
 """tools/train.py end to end: a full lock-release cycle over all 6 slots of
 the demo (cls / loc / seg x 2 datasets) with the mean teacher, validation of
 student and teacher, slot checkpoints, and `--resume auto`."""
+import csv
 import glob
+import json
 import re
 import subprocess
 import sys
@@ -49,6 +51,37 @@ def test_one_full_cycle_all_tasks(tmp_path):
     state = ckpt['state_dict']
     name = 'backbone.patch_embed.projection.weight'
     assert not torch.equal(state['student.' + name], state['teacher.' + name])
+
+    # tools/test.py on the trained checkpoint: both networks, one table
+    test_dir = tmp_path / 'test'
+    proc = subprocess.run([
+        sys.executable, 'tools/test.py', config,
+        open(tmp_path / 'last_checkpoint').read().strip(), '--work-dir',
+        str(test_dir), '--model-key', 'teacher', 'student'
+    ],
+                          cwd=REPO_ROOT,
+                          capture_output=True,
+                          text=True,
+                          timeout=1200)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-5000:]
+    assert '| network | dataset | cls AUC | loc mAP40 | seg Dice |' in out
+    table = json.loads((test_dir / 'results.json').read_text())
+    rows = {(r['network'], r['dataset']): r for r in table['table']}
+    assert set(rows) == {(n, d)
+                         for n in ('teacher', 'student')
+                         for d in ('phantom_a', 'phantom_b')}
+    for (network, dataset), row in rows.items():
+        for column, task_key in (('cls AUC', 'cls/AUC'),
+                                 ('loc mAP40', 'loc/mAP40'),
+                                 ('seg Dice', 'seg/Dice')):
+            # the table holds exactly what the evaluator computed
+            assert row[column] == table['metrics'][
+                f'{network}/{dataset}/{task_key}']
+    csv_rows = list(csv.DictReader(open(test_dir / 'results.csv')))
+    assert len(csv_rows) == 4
+    md = (test_dir / 'results.md').read_text()
+    assert md.count('\n') == 2 + 4
 
 
 def test_resume_auto_restores_the_iteration(tmp_path):

@@ -15,7 +15,7 @@
 #
 # Environment variables:
 #   FX_VENV          environment path (default: <repo>/.venv)
-#   FX_PYTHON        interpreter used to create it (default: python3)
+#   FX_BASE_PYTHON   interpreter used to create it (default: python3)
 #   FX_CACHE_DIR     wheel cache (default: ~/.cache/fx_mm)
 #   FX_MMCV_CUDA     1: build CUDA ops, 0: CPU ops only, unset: CUDA ops when
 #                    nvcc exists AND torch sees a GPU
@@ -24,7 +24,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${FX_VENV:-$ROOT/.venv}"
-PYTHON="${FX_PYTHON:-python3}"
+PYTHON="${FX_BASE_PYTHON:-python3}"
 CACHE_DIR="${FX_CACHE_DIR:-$HOME/.cache/fx_mm}"
 MMCV_VERSION="2.1.0"
 

@@ -15,13 +15,13 @@ import sys
 from typing import NoReturn
 
 from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
+from fx_mm.evaluation.results_table import (dump_results_table,
+                                            format_markdown, results_rows)
 from fx_mm.registry import RUNNERS
-from fx_mm.utils import register_all_modules
-
-# tools/ is sys.path[0] when this script runs (also under torchrun / srun)
-from train import setup_cpu_distributed  # noqa: E402,I001 isort:skip
+from fx_mm.utils import register_all_modules, setup_cpu_distributed
 
 
 def parse_args() -> argparse.Namespace:
@@ -39,9 +39,11 @@ def parse_args() -> argparse.Namespace:
         'evaluation')
     parser.add_argument(
         '--model-key',
+        nargs='+',
         choices=['teacher', 'student'],
-        help='which model of a teacher-student checkpoint predicts '
-        '(sets model.predict_on; default: the config\'s choice)')
+        help='which network(s) of a teacher-student checkpoint predict: '
+        '`teacher`, `student` or both (`--model-key teacher student`); '
+        'default: the config\'s choice')
     parser.add_argument(
         '--show', action='store_true', help='show prediction results')
     parser.add_argument(
@@ -134,7 +136,13 @@ def main() -> None:
             fail(f'--model-key: the model of {args.config} '
                  f'({cfg.model.get("type")}) has no predict_on setting; '
                  'it applies to teacher-student models only')
-        cfg.model.predict_on = args.model_key
+        cfg.model.predict_on = args.model_key[0]
+        test_cfg = cfg.get('test_cfg', None) or {}
+        if 'slots' in test_cfg:  # fx_mm's MultiSlotTestLoop
+            test_cfg.predict_on = list(dict.fromkeys(args.model_key))
+        elif len(args.model_key) > 1:
+            fail('--model-key with two networks needs a MultiSlotTestLoop '
+                 'test_cfg')
 
     if args.show or args.show_dir:
         trigger_visualization_hook(cfg, args)
@@ -149,7 +157,21 @@ def main() -> None:
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
-    runner.test()
+    metrics = runner.test()
+    if is_main_process():
+        report_results(metrics, cfg.work_dir)
+
+
+def report_results(metrics: dict, work_dir: str) -> None:
+    """Print the results table and write it as md / json / csv."""
+    rows = results_rows(metrics)
+    if not rows:
+        print('tools/test.py: the evaluator returned no AUC / mAP40 / Dice '
+              'metric; no results table written')
+        return
+    paths = dump_results_table(metrics, work_dir)
+    print('\n' + format_markdown(rows) + '\n')
+    print('results table: ' + ', '.join(paths.values()))
 
 
 if __name__ == '__main__':

@@ -10,7 +10,10 @@ default_hooks = dict(
         type='SlotCheckpointHook', slot_interval=1, interval=-1,
         max_keep_ckpts=3),
     # the cyclic loop orders samples itself (seeded by cycle/slot/phase)
-    sampler_seed=None)
+    sampler_seed=None,
+    # draws val/test predictions; off by default so training is not slowed
+    # (tools/test.py --show / --show-dir turn it on)
+    visualization=dict(type='FXVisualizationHook', draw=False))
 
 custom_hooks = [
     dict(type='LockReleaseHook', lock_tasks=('loc', 'seg')),
@@ -18,6 +21,16 @@ custom_hooks = [
     dict(type='MeanTeacherHook', student_weight=0.2, interval='phase'),
     dict(type='RNGStateHook'),
     dict(type='TaskGradClipHook', clip_grad=dict(loc=dict(max_norm=0.1))),
+    # DDP only: stops the run if student/teacher differ between ranks
+    dict(type='RankConsistencyHook', at=('slot_end', 'train_end')),
+    # SIGTERM / SIGUSR1 (SLURM's warning signal): checkpoint at the next
+    # iteration and exit; `--resume` continues (docs/reliability.md)
+    dict(type='PreemptionHook', signals=('SIGTERM', 'SIGUSR1')),
+    # a non-finite loss or gradient skips the step (logged with the batch's
+    # files); 20 in a row stop the run
+    dict(type='NaNGuardHook', action='skip', max_consecutive_skips=20),
+    # per-slot counts of samples left out by datasets in skip mode
+    dict(type='BadSampleHook'),
 ]
 
 env_cfg = dict(
@@ -36,4 +49,9 @@ load_from = None
 resume = False
 randomness = dict(seed=0)
 
-vis_backends = [dict(type='LocalVisBackend')]
+vis_backends = [
+    dict(type='LocalVisBackend'),
+    # optional TensorBoard backend (needs `pip install tensorboard`):
+    # dict(type='TensorboardVisBackend'),
+]
+visualizer = dict(type='FXVisualizer', vis_backends=vis_backends)

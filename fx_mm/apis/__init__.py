@@ -1,1 +1,4 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
+from .inferencer import FXInferencer, mask_to_rle
+
+__all__ = ['FXInferencer', 'mask_to_rle']

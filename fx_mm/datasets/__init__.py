@@ -1,5 +1,6 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
 from .base_cxr import BaseCXRDataset, CXRDatasetError
+from .coco_cxr import CXRCocoDataset  # noqa: F401
 from .io import CXRReadError, read_binary_mask, read_cxr_image
 from .jsrt import JSRTDataset
 from .public import *  # noqa: F401,F403

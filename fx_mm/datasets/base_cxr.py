@@ -19,24 +19,65 @@ dict with
 Subclasses implement :meth:`load_records` and return the data infos for
 their task; :class:`BaseCXRDataset` validates them (class ids, boxes, label
 values), counts what was loaded and logs it, and raises an error naming the
-file and record for anything invalid. Nothing is dropped silently.
+file and record for anything invalid. Nothing is dropped silently: with
+``on_bad_record='skip'`` a bad record or a sample that fails to load is
+left out with a logged warning (file, record, reason) and counted.
 """
+import contextlib
+import logging
 import math
 import os.path as osp
 from collections import Counter
-from typing import List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
+import torch
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from fx_mm.registry import DATASETS
+from .io import CXRReadError
 
 TASKS = ('cls', 'loc', 'seg')
+BAD_RECORD_MODES = ('error', 'skip')
+# one counter slot per dataloader worker (+1 for the main process), so that
+# workers never write to the same slot
+_MAX_COUNTER_SLOTS = 257
 
 
 class CXRDatasetError(ValueError):
     """Invalid annotation; the message names the file and the record."""
+
+
+#: Errors that describe bad input data (not bugs): what ``'skip'`` skips.
+DATA_ERRORS = (CXRDatasetError, CXRReadError, FileNotFoundError)
+
+
+class SharedCounter:
+    """A count that dataloader workers and the main process add to.
+
+    Backed by a shared-memory int64 tensor with one slot per worker, so
+    increments never race; fork and spawn workers both see the same memory
+    (torch shares the storage when the dataset is sent to a worker).
+    """
+
+    def __init__(self) -> None:
+        self.slots = torch.zeros(_MAX_COUNTER_SLOTS, dtype=torch.int64)
+        self.slots.share_memory_()
+
+    def add(self, value: int = 1) -> int:
+        info = torch.utils.data.get_worker_info()
+        slot = 0 if info is None else 1 + info.id % (_MAX_COUNTER_SLOTS - 1)
+        self.slots[slot] += value
+        return self.total
+
+    @property
+    def total(self) -> int:
+        return int(self.slots.sum())
+
+    def __deepcopy__(self, memo) -> 'SharedCounter':
+        # a copied dataset (mmengine's get_subset) counts on its own
+        return SharedCounter()
 
 
 @DATASETS.register_module()
@@ -54,6 +95,14 @@ class BaseCXRDataset(BaseDataset):
             to ``METAINFO['dataset_name']``.
         check_files (bool): Check at load time that every image (and mask)
             file exists. Defaults to True.
+        on_bad_record (str): ``'error'`` (default): an invalid record, or a
+            sample whose image / masks cannot be read, raises an error
+            naming the file and the record. ``'skip'``: such a record is
+            left out when loading and such a sample is replaced by another
+            one in training (mmengine's refetch); each skip is logged at
+            WARNING with its file and reason, and counted
+            (:attr:`skipped_records`, :attr:`num_skipped_samples`). In
+            ``test_mode`` a sample that fails to load always raises.
         **kwargs: Passed to :class:`mmengine.dataset.BaseDataset`
             (``data_root``, ``ann_file``, ``pipeline``, ``test_mode``,
             ``indices``, ``lazy_init`` ...).
@@ -66,14 +115,23 @@ class BaseCXRDataset(BaseDataset):
                  task: str = 'cls',
                  dataset_name: Optional[str] = None,
                  check_files: bool = True,
+                 on_bad_record: str = 'error',
                  **kwargs) -> None:
         if task not in TASKS:
             raise CXRDatasetError(
                 f'{type(self).__name__}: unknown task {task!r}; expected one '
                 f'of {TASKS}')
+        if on_bad_record not in BAD_RECORD_MODES:
+            raise ValueError(
+                f'{type(self).__name__}: on_bad_record={on_bad_record!r}; '
+                f'expected one of {BAD_RECORD_MODES}')
         self.task = task
         self.check_files = check_files
+        self.on_bad_record = on_bad_record
         self._dataset_name = dataset_name
+        #: ``(where, reason)`` of each record left out when loading
+        self.skipped_records: List[Tuple[str, str]] = []
+        self._skipped_samples = SharedCounter()
         super().__init__(**kwargs)
 
     # ------------------------------------------------------------------
@@ -91,9 +149,64 @@ class BaseCXRDataset(BaseDataset):
     def load_records(self) -> List[dict]:
         """Parse the native annotations into data infos (see module doc).
 
-        ``dataset`` and ``task`` are filled in by the base class.
+        ``dataset`` and ``task`` are filled in by the base class. Wrap the
+        parsing of each native record in :meth:`record_guard` so that
+        ``on_bad_record='skip'`` can leave a bad one out.
         """
         raise NotImplementedError
+
+    # -- bad input -------------------------------------------------------
+    @contextlib.contextmanager
+    def record_guard(self) -> Iterator[None]:
+        """Raise a data error in the block (``'error'``), or log and count
+        it and carry on after the block (``'skip'``)::
+
+            for where, row in rows:
+                with self.record_guard():
+                    records.append(parse(row, where))
+        """
+        try:
+            yield
+        except DATA_ERRORS as err:
+            if self.on_bad_record != 'skip':
+                raise
+            reason = str(err)
+            self.skipped_records.append((reason.split(': ', 1)[0], reason))
+            print_log(
+                f'{self._name()}: skipped bad record '
+                f'({len(self.skipped_records)} so far): {reason}',
+                logger='current',
+                level=logging.WARNING)
+
+    @property
+    def num_skipped_samples(self) -> int:
+        """Samples replaced in training because they failed to load (all
+        dataloader workers together)."""
+        return self._skipped_samples.total
+
+    def _name(self) -> str:
+        return f'{type(self).__name__} {self.dataset_name}/{self.task}'
+
+    def prepare_data(self, idx: int):
+        """Run the pipeline; with ``on_bad_record='skip'`` a sample that
+        fails to load returns None, which makes mmengine's
+        ``BaseDataset.__getitem__`` draw another index (``max_refetch``)."""
+        try:
+            return super().prepare_data(idx)
+        except DATA_ERRORS as err:
+            if self.on_bad_record != 'skip':
+                raise
+            if self.test_mode:
+                raise type(err)(
+                    f'{err} (on_bad_record="skip" does not apply to '
+                    'evaluation: every sample must load)') from err
+            total = self._skipped_samples.add()
+            print_log(
+                f'{self._name()}: skipped sample {idx} (replaced by '
+                f'another; {total} skipped so far): {err}',
+                logger='current',
+                level=logging.WARNING)
+            return None
 
     # ------------------------------------------------------------------
     def load_data_list(self) -> List[dict]:
@@ -102,27 +215,42 @@ class BaseCXRDataset(BaseDataset):
                 f'{type(self).__name__} ({self.dataset_name}) has no classes '
                 f'for task {self.task!r}; supported tasks: '
                 f'{self.supported_tasks()}')
+        self.skipped_records = []
         records = self.load_records()
-        if not records:
+        if not records and not self.skipped_records:
             raise CXRDatasetError(
                 f'{type(self).__name__} ({self.dataset_name}, {self.task}): '
                 f'no images found (data_root={self.data_root!r}, '
                 f'ann_file={self.ann_file!r})')
         seen = set()
+        valid = []
         for record in records:
-            record['dataset'] = self.dataset_name
-            record['task'] = self.task
-            record.setdefault('img_id',
-                              osp.splitext(osp.basename(
-                                  record['img_path']))[0])
-            if record['img_id'] in seen:
+            with self.record_guard():
+                record['dataset'] = self.dataset_name
+                record['task'] = self.task
+                record.setdefault(
+                    'img_id',
+                    osp.splitext(osp.basename(record['img_path']))[0])
+                if record['img_id'] in seen:
+                    raise CXRDatasetError(
+                        f'{record["img_path"]}: duplicate image id '
+                        f'{record["img_id"]!r} in {type(self).__name__}')
+                self._validate(record)
+                seen.add(record['img_id'])
+                valid.append(record)
+        if self.skipped_records:
+            print_log(
+                f'{self._name()}: skipped {len(self.skipped_records)} bad '
+                f'records, kept {len(valid)} (on_bad_record="skip")',
+                logger='current',
+                level=logging.WARNING)
+            if not valid:
                 raise CXRDatasetError(
-                    f'{record["img_path"]}: duplicate image id '
-                    f'{record["img_id"]!r} in {type(self).__name__}')
-            seen.add(record['img_id'])
-            self._validate(record)
-        self._log_counts(records)
-        return records
+                    f'{self._name()}: every record is bad '
+                    f'({len(self.skipped_records)} skipped; first: '
+                    f'{self.skipped_records[0][1]})')
+        self._log_counts(valid)
+        return valid
 
     def supported_tasks(self) -> List[str]:
         return [

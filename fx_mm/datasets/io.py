@@ -76,11 +76,17 @@ def _read_dicom(path: str) -> np.ndarray:
     try:
         pixels = ds.pixel_array
     except Exception as err:
-        syntax = getattr(ds.file_meta, 'TransferSyntaxUID', 'unknown')
+        syntax = getattr(ds.file_meta, 'TransferSyntaxUID', None)
+        name = getattr(syntax, 'name', '') or 'unknown'
+        hint = ''
+        if syntax is None or getattr(syntax, 'is_compressed', False):
+            hint = ('; a compressed syntax may need the pylibjpeg / gdcm '
+                    'plugins from requirements/runtime.txt')
+        bits = (f'BitsAllocated={ds.get("BitsAllocated")}, '
+                f'BitsStored={ds.get("BitsStored")}')
         raise CXRReadError(
             f'{path}: cannot decode DICOM pixel data (transfer syntax '
-            f'{syntax}); install the pylibjpeg / gdcm plugins from '
-            f'requirements/runtime.txt: {err}') from err
+            f'{syntax} "{name}", {bits}){hint}: {err}') from err
     if pixels.ndim != 2:
         raise CXRReadError(f'{path}: expected a single-frame grayscale '
                            f'DICOM, got pixel array of shape {pixels.shape}')

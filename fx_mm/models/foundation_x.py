@@ -163,6 +163,20 @@ class FoundationX(BaseModel):
             self.teacher.load_state_dict(self.student.state_dict())
         self._is_init = True
 
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
+                              **kwargs) -> None:
+        """A released checkpoint (``publish_model.py``) holds one network
+        under ``student.``; loading it into a model with a teacher fills
+        the teacher with the same weights instead of leaving it at its
+        initialisation."""
+        if self.teacher is not None and not any(
+                key.startswith(prefix + 'teacher.') for key in state_dict):
+            student_prefix = prefix + 'student.'
+            for key in [k for k in state_dict if k.startswith(student_prefix)]:
+                state_dict[prefix + 'teacher.' +
+                           key[len(student_prefix):]] = state_dict[key]
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def train(self, mode: bool = True) -> 'FoundationX':
         super().train(mode)
         if self.teacher is not None:

@@ -12,17 +12,35 @@ released.
 fx_mm keeps ``weights_only=True`` and allow-lists exactly the types that
 mmengine's and fx_mm's checkpoints contain. Anything else is refused with a
 message naming the file and the offending type; loading an untrusted pickle
-requires the explicit ``allow_unsafe_pickle=True`` argument. Users never have
-to set an environment variable.
+requires the explicit ``allow_unsafe_pickle=True`` argument (or, for the
+paths mmengine loads itself -- ``load_from``, ``--resume`` -- the opt-in
+environment variable ``FX_MM_ALLOW_UNSAFE_PICKLE=1``). fx_mm's own
+checkpoints never need either.
+
+Writing: :class:`AtomicLocalBackend` (mmengine file backend
+``'fx_atomic_local'``, used by :class:`SlotCheckpointHook`) writes a
+checkpoint to a temporary file in the same folder and renames it over the
+target, so a crash mid-write leaves the previous file intact.
+
+:func:`check_checkpoint_matches` compares a checkpoint with a model and lists
+missing / unexpected keys and shape mismatches (a checkpoint of another
+architecture).
 """
+import os
 import os.path as osp
 import pickle
-from typing import Any, Callable, List, Optional
+import tempfile
+import zipfile
+from typing import Any, Callable, Dict, List, Optional, Union
 
 import numpy as np
 import torch
+from mmengine.fileio import LocalBackend, register_backend
 from mmengine.logging import HistoryBuffer, print_log
 from mmengine.runner.checkpoint import CheckpointLoader
+
+#: Opt-in for loading untrusted pickles through mmengine's loading paths.
+UNSAFE_PICKLE_ENV = 'FX_MM_ALLOW_UNSAFE_PICKLE'
 
 
 def _numpy_safe_globals() -> List[Any]:
@@ -92,6 +110,7 @@ def load_fx_checkpoint(filename: str,
     """
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint file not found: {filename}')
+    _check_torch_file(filename)
     if allow_unsafe_pickle:
         return torch.load(
             filename, map_location=map_location, weights_only=False)
@@ -105,21 +124,180 @@ def load_fx_checkpoint(filename: str,
                 f'{filename}: the checkpoint contains objects outside the '
                 'types fx_mm allows when loading (tensors, numpy arrays, '
                 "mmengine's HistoryBuffer). If you trust this file, load it "
-                'with load_fx_checkpoint(..., allow_unsafe_pickle=True). '
+                'with load_fx_checkpoint(..., allow_unsafe_pickle=True) (for '
+                f'load_from / --resume: set {UNSAFE_PICKLE_ENV}=1). '
                 f'torch said: {str(err).splitlines()[0]}') from err
         raise RuntimeError(
             f'{filename}: not a readable checkpoint ({err})') from err
-    except (RuntimeError, EOFError, OSError) as err:
+    except Exception as err:  # torch raises many types for a bad file
         raise RuntimeError(
             f'{filename}: not a readable checkpoint (truncated or not a '
-            f'torch file): {err}') from err
+            f'torch file): {type(err).__name__}: {err}') from err
+
+
+def _check_torch_file(filename: str) -> None:
+    """Recognise an empty, truncated or non-torch file before unpickling
+    (torch's own errors for these are cryptic, e.g. ``KeyError: 101``).
+
+    torch >= 1.6 saves a zip archive (``PK\\x03\\x04`` ... end record); the
+    legacy format is a pickle stream (first byte ``\\x80``).
+    """
+    size = osp.getsize(filename)
+    if size == 0:
+        raise RuntimeError(
+            f'{filename}: not a readable checkpoint: the file is empty')
+    with open(filename, 'rb') as f:
+        head = f.read(4)
+    if head.startswith(b'PK\x03\x04'):
+        if not zipfile.is_zipfile(filename):
+            raise RuntimeError(
+                f'{filename}: not a readable checkpoint: truncated torch '
+                f'zip archive ({size} bytes, no end-of-archive record; was '
+                'the save interrupted?)')
+        return
+    if head[:1] != b'\x80':
+        raise RuntimeError(
+            f'{filename}: not a readable checkpoint: not a torch file '
+            f'(it starts with {head!r})')
 
 
 def _load_from_local(filename: str, map_location: Any) -> Any:
-    """mmengine's local-file scheme, served by :func:`load_fx_checkpoint`."""
-    filename = osp.expanduser(filename)
-    return load_fx_checkpoint(filename, map_location=map_location)
+    """mmengine's local-file scheme, served by :func:`load_fx_checkpoint`.
 
+    ``FX_MM_ALLOW_UNSAFE_PICKLE=1`` allows arbitrary pickles here (files
+    you trust only); fx_mm's own checkpoints never need it.
+    """
+    filename = osp.expanduser(filename)
+    unsafe = os.environ.get(UNSAFE_PICKLE_ENV, '') not in ('', '0')
+    if unsafe:
+        print_log(
+            f'{UNSAFE_PICKLE_ENV} is set: loading {filename} with '
+            'weights_only=False (arbitrary code in the file can run)',
+            logger='current',
+            level=30)
+    return load_fx_checkpoint(
+        filename, map_location=map_location, allow_unsafe_pickle=unsafe)
+
+
+class CheckpointMismatchError(RuntimeError):
+    """A checkpoint does not fit the model (keys or shapes)."""
+
+
+def check_checkpoint_matches(model: torch.nn.Module,
+                             checkpoint: Union[dict, str],
+                             strict: bool = True,
+                             max_listed: int = 10) -> Dict[str, list]:
+    """Compare a checkpoint's ``state_dict`` with a model's.
+
+    Args:
+        model (nn.Module): The model (a wrapper is unwrapped).
+        checkpoint (dict | str): A loaded checkpoint (with or without the
+            ``state_dict`` level) or a file path.
+        strict (bool): Raise when anything differs; otherwise only
+            shape mismatches raise (they cannot be loaded at all).
+        max_listed (int): Keys listed per kind in the message.
+
+    Returns:
+        dict: ``missing`` (in the model, not in the file), ``unexpected``
+        (in the file only) and ``shape`` (``(key, file shape, model
+        shape)``).
+
+    Raises:
+        CheckpointMismatchError: The message names the file, counts each
+            kind and lists the first keys (with both shapes).
+    """
+    filename = checkpoint if isinstance(checkpoint, str) else '<checkpoint>'
+    if isinstance(checkpoint, str):
+        checkpoint = load_fx_checkpoint(checkpoint)
+    if not isinstance(checkpoint, dict):
+        raise CheckpointMismatchError(
+            f'{filename}: not a checkpoint dict (got '
+            f'{type(checkpoint).__name__})')
+    state = checkpoint.get('state_dict', checkpoint)
+    model = getattr(model, 'module', model)
+    own = model.state_dict()
+    ignore = 'num_batches_tracked'
+    found = dict(
+        missing=[k for k in own if k not in state and ignore not in k],
+        unexpected=[k for k in state if k not in own],
+        shape=[(k, tuple(v.shape), tuple(own[k].shape))
+               for k, v in state.items() if k in own and hasattr(v, 'shape')
+               and tuple(v.shape) != tuple(own[k].shape)])
+    if found['shape'] or (strict and
+                          (found['missing'] or found['unexpected'])):
+        lines = [
+            f'{filename}: the checkpoint does not match '
+            f'{type(model).__name__} (another architecture or other '
+            'heads?)'
+        ]
+        for kind, label in (('shape', 'shape mismatches (file vs model)'),
+                            ('missing', 'keys missing from the file'),
+                            ('unexpected', 'keys not in the model')):
+            items = found[kind]
+            if not items:
+                continue
+            shown = [f'{k}: {a} vs {b}' for k, a, b in items[:max_listed]
+                     ] if kind == 'shape' else items[:max_listed]
+            more = len(items) - max_listed
+            lines.append(f'  {len(items)} {label}: ' + ', '.join(shown) +
+                         (f' ... (+{more} more)' if more > 0 else ''))
+        raise CheckpointMismatchError('\n'.join(lines))
+    return found
+
+
+class AtomicLocalBackend(LocalBackend):
+    """mmengine's local file backend with atomic writes.
+
+    ``put`` / ``put_text`` write to a hidden temporary file in the target's
+    folder, flush it to disk and ``os.replace`` it over the target: readers
+    (and a resumed run after a crash) see the old file or the new one,
+    never a truncated one.
+    """
+
+    def put(self, obj: bytes, filepath) -> None:
+        self._atomic_write(bytes(obj), str(filepath))
+
+    def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
+        self._atomic_write(obj.encode(encoding), str(filepath))
+
+    @staticmethod
+    def _write_file(fileobj, data: bytes) -> None:
+        fileobj.write(data)
+
+    def _atomic_write(self, data: bytes, filepath: str) -> None:
+        folder = osp.dirname(osp.abspath(filepath))
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f'.{osp.basename(filepath)}.', suffix='.tmp', dir=folder)
+        umask = os.umask(0)
+        os.umask(umask)
+        try:
+            with os.fdopen(fd, 'wb') as f:
+                # mkstemp creates 0600; give the file the usual permissions
+                os.fchmod(f.fileno(), 0o666 & ~umask)
+                self._write_file(f, data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, filepath)
+        except BaseException:
+            if osp.exists(tmp):
+                os.remove(tmp)
+            raise
+        try:  # make the rename itself durable
+            dir_fd = os.open(folder, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(dir_fd)
+        except OSError:
+            pass
+        finally:
+            os.close(dir_fd)
+
+
+register_backend('fx_atomic_local', AtomicLocalBackend, force=True)
+#: ``backend_args`` that select :class:`AtomicLocalBackend`.
+ATOMIC_BACKEND_ARGS = dict(backend='fx_atomic_local')
 
 _PATCHED: List[Callable] = []
 

@@ -1,7 +1,8 @@
 # Foundation X at the paper's sizes: Swin-B backbone (224 px), 11 cls heads,
 # DINO 4-scale with one shared encoder and 6 per-dataset decoders (900
-# queries), UperNet decoder with per-dataset seg heads. ~179 M parameters in
-# the student (the teacher is a copy).
+# queries), UperNet decoder with per-dataset seg heads. 165.0 M parameters
+# in the student (the teacher is a copy); the paper's ~179 M includes a
+# larger research seg decoder (see docs/checkpoints.md).
 swin_channels = [128, 256, 512, 1024]
 
 # dataset -> classes per head (names match the datasets' `dataset_name`)

@@ -139,20 +139,22 @@ class CheXpertDataset(_CheXpertLabels):
                 if view == 'Lateral':
                     lateral += 1
                     continue
-            rel = row['Path']
-            if not rel:
-                raise CXRDatasetError(f'{where}: empty Path')
-            if strip is None:  # decide once, from the first image
-                strip = not osp.exists(osp.join(self.img_dir, rel)) and \
-                    osp.exists(osp.join(self.img_dir, _drop_first(rel)))
-            score, mask = self._labels(row, where)
-            records.append(
-                dict(
-                    img_path=osp.join(self.img_dir,
-                                      _drop_first(rel) if strip else rel),
-                    img_id=rel,
-                    gt_score=score,
-                    gt_label_mask=mask))
+            with self.record_guard():
+                rel = row['Path']
+                if not rel:
+                    raise CXRDatasetError(f'{where}: empty Path')
+                if strip is None:  # decide once, from the first image
+                    strip = not osp.exists(osp.join(self.img_dir, rel)) \
+                        and osp.exists(osp.join(self.img_dir,
+                                                _drop_first(rel)))
+                score, mask = self._labels(row, where)
+                records.append(
+                    dict(
+                        img_path=osp.join(self.img_dir,
+                                          _drop_first(rel) if strip else rel),
+                        img_id=rel,
+                        gt_score=score,
+                        gt_label_mask=mask))
         if self.frontal_only:
             print_log(
                 f'{type(self).__name__}: left out {lateral} lateral views '

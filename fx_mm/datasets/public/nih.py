@@ -108,20 +108,25 @@ class NIHChestXray14Dataset(PublicCXRDataset):
     def _load_labels(self, path: str) -> OrderedDict:
         rows = OrderedDict()
         for where, row in iter_csv(path, ('Image Index', 'Finding Labels')):
-            name, text = row['Image Index'], row['Finding Labels']
-            if name in rows:
-                raise CXRDatasetError(f'{where}: {name} listed twice')
-            findings = [f.strip() for f in text.split('|') if f.strip()]
-            if not findings:
-                raise CXRDatasetError(f'{where}: empty Finding Labels')
-            if NO_FINDING in findings:
-                if len(findings) > 1:
-                    raise CXRDatasetError(
-                        f'{where}: {text!r} mixes No Finding with findings')
-                findings = []
-            rows[name] = dict(
-                gt_score=multi_hot(findings, self.task_classes, where))
+            with self.record_guard():
+                rows.update(self._parse_label_row(where, row, rows))
         return rows
+
+    def _parse_label_row(self, where: str, row: dict, rows: dict) -> dict:
+        name, text = row['Image Index'], row['Finding Labels']
+        if name in rows:
+            raise CXRDatasetError(f'{where}: {name} listed twice')
+        findings = [f.strip() for f in text.split('|') if f.strip()]
+        if not findings:
+            raise CXRDatasetError(f'{where}: empty Finding Labels')
+        if NO_FINDING in findings:
+            if len(findings) > 1:
+                raise CXRDatasetError(
+                    f'{where}: {text!r} mixes No Finding with findings')
+            findings = []
+        return {
+            name: dict(gt_score=multi_hot(findings, self.task_classes, where))
+        }
 
     def _load_boxes(self, path: str) -> OrderedDict:
         rows = OrderedDict()
@@ -132,11 +137,13 @@ class NIHChestXray14Dataset(PublicCXRDataset):
                 raise CXRDatasetError(
                     f'{path}: expected 4 box columns (x, y, w, h) after '
                     f'"Finding Label", the header is {header}')
-            name = values[header.index('Image Index')]
-            label = class_index(values[header.index('Finding Label')],
-                                self.task_classes, where)
-            x, y, w, h = (parse_float(values[first + k], where, col)
-                          for k, col in enumerate('xywh'))
-            rows.setdefault(name, dict(instances=[]))['instances'].append(
-                dict(bbox=xywh_box(x, y, w, h, where), bbox_label=label))
+            with self.record_guard():
+                name = values[header.index('Image Index')]
+                label = class_index(values[header.index('Finding Label')],
+                                    self.task_classes, where)
+                x, y, w, h = (parse_float(values[first + k], where, col)
+                              for k, col in enumerate('xywh'))
+                box = dict(bbox=xywh_box(x, y, w, h, where), bbox_label=label)
+                rows.setdefault(name,
+                                dict(instances=[]))['instances'].append(box)
         return rows

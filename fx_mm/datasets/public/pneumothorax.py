@@ -64,48 +64,56 @@ class _RLEPneumothorax(PublicCXRDataset):
             suffixes=self.img_suffixes,
             recursive=True,
             key='stem')
-        height, width = self.mask_size
         records, duplicates = [], 0
         for image_id, entries in rows.items():
-            empty = [is_empty_rle(text) for _, text in entries]
-            if any(empty) and not all(empty):
-                raise CXRDatasetError(
-                    f'{entries[empty.index(True)][0]}: image {image_id} has '
-                    'both -1 (no pneumothorax) and mask rows')
-            runs, seen = [], set()
-            for where, text in entries:
-                if empty[0] or text in seen:
-                    duplicates += text in seen
-                    continue
-                seen.add(text)
-                runs.append(
-                    parse_rle(text, height, width, self.rle_convention,
-                              f'{where} ({self.RLE_COLUMN})'))
-            record = dict(
-                img_path=index.find(image_id, self.check_files),
-                img_id=image_id)
-            if self.task == 'cls':
-                record['gt_score'] = [float(bool(runs))]
-            elif self.task == 'loc':
-                record['img_size'] = (width, height)
-                record['instances'] = [
-                    dict(
-                        bbox=runs_bbox(s, n, height, width, 'F'), bbox_label=0)
-                    for s, n in runs
-                ]
-            else:
-                rles = [runs_to_coco(s, n, height, width) for s, n in runs]
-                record['seg_rles'] = [
-                    None if not rles else
-                    rles[0] if len(rles) == 1 else mask_utils.merge(rles)
-                ]
-            records.append(record)
+            with self.record_guard():
+                record = self._image_record(image_id, entries, index)
+                duplicates += record.pop('duplicates')
+                records.append(record)
         if duplicates:
             print_log(
                 f'{type(self).__name__}: {duplicates} repeated identical mask '
                 f'rows in {self.ann_file} counted once',
                 logger='current')
         return records
+
+    def _image_record(self, image_id: str, entries: list,
+                      index: FileIndex) -> dict:
+        """One image's record from its CSV rows ``[(where, rle), ...]``."""
+        height, width = self.mask_size
+        duplicates = 0
+        empty = [is_empty_rle(text) for _, text in entries]
+        if any(empty) and not all(empty):
+            raise CXRDatasetError(
+                f'{entries[empty.index(True)][0]}: image {image_id} has '
+                'both -1 (no pneumothorax) and mask rows')
+        runs, seen = [], set()
+        for where, text in entries:
+            if empty[0] or text in seen:
+                duplicates += text in seen
+                continue
+            seen.add(text)
+            runs.append(
+                parse_rle(text, height, width, self.rle_convention,
+                          f'{where} ({self.RLE_COLUMN})'))
+        record = dict(
+            img_path=index.find(image_id, self.check_files), img_id=image_id)
+        if self.task == 'cls':
+            record['gt_score'] = [float(bool(runs))]
+        elif self.task == 'loc':
+            record['img_size'] = (width, height)
+            record['instances'] = [
+                dict(bbox=runs_bbox(s, n, height, width, 'F'), bbox_label=0)
+                for s, n in runs
+            ]
+        else:
+            rles = [runs_to_coco(s, n, height, width) for s, n in runs]
+            record['seg_rles'] = [
+                None if not rles else
+                rles[0] if len(rles) == 1 else mask_utils.merge(rles)
+            ]
+        record['duplicates'] = duplicates
+        return record
 
 
 @DATASETS.register_module()

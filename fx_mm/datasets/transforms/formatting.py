@@ -25,6 +25,18 @@ def _image_to_tensor(img: np.ndarray) -> torch.Tensor:
     return to_tensor(np.ascontiguousarray(img.transpose(2, 0, 1)))
 
 
+def _check_binary(seg: np.ndarray, img_path: str) -> None:
+    """Masks must stay 0/1 through the pipeline (fx_mm's channels are
+    binary; the data preprocessor pads them with 0)."""
+    if seg.size and seg.max() > 1:
+        values = np.unique(seg)[:10].tolist()
+        raise ValueError(
+            f'{img_path}: gt_seg_map has values {values}; fx_mm masks are '
+            'binary channels (0/1). 255 is the seg padding value of mmcv/'
+            'mmdet Pad (pad_val=dict(img=0, seg=255) by default): use '
+            'FXPad, which pads masks with 0 for any number of channels.')
+
+
 @TRANSFORMS.register_module()
 class PackFXInputs(BaseTransform):
     """Pack a sample into the data sample of its task's library.
@@ -61,8 +73,9 @@ class PackFXInputs(BaseTransform):
         elif task == 'seg':
             data_sample = SegDataSample(metainfo=metainfo)
             if 'gt_seg_map' in results:
-                data_sample.gt_sem_seg = PixelData(
-                    data=to_tensor(seg_map_to_chw(results['gt_seg_map'])))
+                seg = seg_map_to_chw(results['gt_seg_map'])
+                _check_binary(seg, results.get('img_path'))
+                data_sample.gt_sem_seg = PixelData(data=to_tensor(seg))
         else:
             raise ValueError(f'{results.get("img_path")}: unknown task '
                              f'{task!r}')

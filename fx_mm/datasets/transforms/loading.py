@@ -70,9 +70,29 @@ class LoadCXRAnnotations(MMDetLoadAnnotations):
         if task == 'loc':
             self._load_bboxes(results)
             self._load_labels(results)
+            self._check_boxes_inside(results)
         elif task == 'seg':
             self._load_seg_masks(results)
         return results
+
+    @staticmethod
+    def _check_boxes_inside(results: dict, tolerance: float = 1.0) -> None:
+        """Boxes (original pixels) must lie in the original image, give or
+        take ``tolerance`` pixels (inclusive vs. edge conventions); a box
+        past the border usually means boxes of another resolution."""
+        if 'ori_shape' not in results or not len(results['gt_bboxes']):
+            return
+        height, width = results['ori_shape'][:2]
+        boxes = results['gt_bboxes'].tensor
+        limit = boxes.new_tensor([width, height, width, height]) + tolerance
+        bad = ((boxes > limit) | (boxes < -tolerance)).any(dim=1)
+        if bad.any():
+            k = int(bad.nonzero()[0])
+            raise CXRReadError(
+                f'{results["img_path"]}: box {k} '
+                f'{[round(v, 2) for v in boxes[k].tolist()]} lies outside '
+                f'the {width}x{height} (WxH) image; are the boxes for '
+                'another image size?')
 
     @staticmethod
     def _load_seg_masks(results: dict) -> None:

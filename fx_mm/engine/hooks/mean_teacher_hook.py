@@ -1,5 +1,6 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
 import torch
+from mmengine.dist import all_reduce_params, get_world_size
 from mmengine.hooks import Hook
 
 from fx_mm.registry import HOOKS
@@ -17,6 +18,13 @@ class MeanTeacherHook(Hook):
     and mmengine's EMA call this number ``momentum``; the name here says
     which side it weighs.) The research code never averages buffers; fx_mm
     does.
+
+    Under DDP each rank's BatchNorm layers see different batches, so the
+    student's running statistics differ between ranks (DDP only broadcasts
+    rank 0's buffers at the next forward). Before each teacher update the
+    student's floating-point buffers are averaged over the ranks (like
+    mmengine's ``SyncBuffersHook`` does per epoch), so the statistics use
+    every rank's data and student and teacher stay identical on all ranks.
 
     Args:
         student_weight (float): Weight of the student in one update.
@@ -52,8 +60,21 @@ class MeanTeacherHook(Hook):
         if self.interval == 'iter' or (state is not None
                                        and state.is_phase_end):
             model = unwrap(runner.model)
+            self.sync_student_buffers(model.student)
             self.update_teacher(model.student, model.teacher,
                                 self.student_weight)
+
+    @staticmethod
+    def sync_student_buffers(student: torch.nn.Module) -> None:
+        """Average the floating-point buffers over the ranks (no-op in a
+        single process)."""
+        if get_world_size() == 1:
+            return
+        buffers = [
+            b for b in student.buffers() if b.dtype.is_floating_point
+        ]
+        if buffers:
+            all_reduce_params(buffers, op='mean')
 
     @staticmethod
     @torch.no_grad()

@@ -2,6 +2,7 @@
 from mmengine.hooks import CheckpointHook
 
 from fx_mm.registry import HOOKS
+from fx_mm.utils.checkpoint import ATOMIC_BACKEND_ARGS
 
 
 @HOOKS.register_module()
@@ -11,11 +12,22 @@ class SlotCheckpointHook(CheckpointHook):
 
     Files are named by iteration (``iter_<N>.pth``), so ``--resume auto``
     finds the latest; ``interval`` still saves every N iterations.
+
+    Local checkpoints are written atomically (a temporary file in the same
+    folder renamed over the target, :class:`fx_mm.utils.checkpoint.
+    AtomicLocalBackend`): a crash or a kill mid-write never leaves a
+    truncated checkpoint. Passing ``backend_args`` / ``file_client_args``
+    or a remote ``out_dir`` (``s3://...``) uses that backend instead.
     """
 
     def __init__(self, slot_interval: int = 1, **kwargs) -> None:
         kwargs['by_epoch'] = False
         kwargs.setdefault('interval', -1)
+        out_dir = kwargs.get('out_dir')
+        if kwargs.get('backend_args') is None and \
+                kwargs.get('file_client_args') is None and \
+                (out_dir is None or '://' not in str(out_dir)):
+            kwargs['backend_args'] = dict(ATOMIC_BACKEND_ARGS)
         super().__init__(**kwargs)
         self.slot_interval = slot_interval
 

@@ -10,6 +10,7 @@ from mmengine.runner import BaseLoop
 from mmengine.runner.amp import autocast
 
 from fx_mm.registry import DATASETS, LOOPS
+from .slot_checks import VAL_SLOT_KEYS, check_slot_head, check_slot_keys
 from .slot_data import (build_phase_dataloader, phase_num_iters,
                         phase_seed)
 
@@ -79,7 +80,12 @@ class CyclicLockReleaseLoop(BaseLoop):
         release_fraction (float): Pass fraction of a release phase (paper 1).
         val_interval (int): Validate after every N slots; 0 disables
             slot-wise validation.
-        val_at_cycle_end (bool): Also validate at the end of each cycle.
+        val_scope (str): What the slot-wise validation evaluates:
+            ``'all'``: every val slot; ``'slots'``: only the val slots of the
+            (dataset, task) pairs trained since the last validation (the
+            paper evaluates each slot right after training it).
+        val_at_cycle_end (bool): Also validate (every val slot) at the end of
+            each cycle.
     """
 
     def __init__(self,
@@ -90,8 +96,12 @@ class CyclicLockReleaseLoop(BaseLoop):
                  lock_fraction: float = 0.5,
                  release_fraction: float = 1.0,
                  val_interval: int = 1,
+                 val_scope: str = 'all',
                  val_at_cycle_end: bool = False) -> None:
         self._runner = runner
+        if val_scope not in ('all', 'slots'):
+            raise ValueError(f'val_scope must be "all" or "slots", got '
+                             f'{val_scope!r}')
         if not slots:
             raise ValueError('CyclicLockReleaseLoop: `slots` is empty')
         if max_cycles < 1:
@@ -106,6 +116,7 @@ class CyclicLockReleaseLoop(BaseLoop):
         self.max_cycles = max_cycles
         self.fractions = dict(lock=lock_fraction, release=release_fraction)
         self.val_interval = val_interval
+        self.val_scope = val_scope
         self.val_at_cycle_end = val_at_cycle_end
         self.slots = [self._build_slot(k, s) for k, s in enumerate(slots)]
         self.state = SlotPhaseState()
@@ -120,15 +131,8 @@ class CyclicLockReleaseLoop(BaseLoop):
 
     # ------------------------------------------------------------------
     def _build_slot(self, index: int, slot_cfg: dict) -> dict:
+        check_slot_keys(slot_cfg, f'train_cfg.slots[{index}]')
         slot_cfg = dict(slot_cfg)
-        unknown = set(slot_cfg) - {
-            'dataset', 'name', 'batch_size', 'num_workers', 'collate_fn'
-        }
-        if unknown or 'dataset' not in slot_cfg:
-            raise ValueError(
-                f'train_cfg.slots[{index}]: unknown keys {sorted(unknown)} '
-                '(allowed: dataset, name, batch_size, num_workers, '
-                'collate_fn) or missing "dataset"')
         dataset = slot_cfg['dataset']
         if isinstance(dataset, dict):
             dataset = DATASETS.build(dataset)
@@ -138,7 +142,8 @@ class CyclicLockReleaseLoop(BaseLoop):
             raise ValueError(
                 f'train_cfg.slots[{index}]: {type(dataset).__name__} has no '
                 '`task` / `dataset_name` (use an fx_mm CXR dataset)')
-        self._check_head_exists(index, name, task)
+        check_slot_head(self.runner.model, dataset,
+                        f'train_cfg.slots[{index}]')
         loader = dict(self.loader_defaults)
         loader.update({
             k: v
@@ -152,18 +157,6 @@ class CyclicLockReleaseLoop(BaseLoop):
             batch_size=int(loader.get('batch_size', 1)),
             num_workers=int(loader.get('num_workers', 0)),
             collate_fn=loader.get('collate_fn'))
-
-    def _check_head_exists(self, index: int, dataset: str, task: str) -> None:
-        model = self.runner.model
-        model = getattr(model, 'module', model)
-        student = getattr(model, 'student', None)
-        if student is None or not hasattr(student, 'heads'):
-            return
-        heads = student.heads()
-        if dataset not in heads.get(task, []):
-            raise ValueError(
-                f'train_cfg.slots[{index}] ({dataset}/{task}): the model has '
-                f'no {task} head for dataset {dataset!r}; heads: {heads}')
 
     # ------------------------------------------------------------------
     @property
@@ -249,17 +242,25 @@ class CyclicLockReleaseLoop(BaseLoop):
                     return
             done = slot_index + 1
             if self.val_interval and done % self.val_interval == 0:
-                self._validate()
+                trained = self.slots[done - self.val_interval:done]
+                self._validate(None if self.val_scope == 'all' else [(
+                    slot['dataset_name'], slot['task']) for slot in trained])
         if self.val_at_cycle_end and not (
-                self.val_interval
+                self.val_scope == 'all' and self.val_interval
                 and len(self.slots) % self.val_interval == 0):
             self._validate()
         self.runner.call_hook('after_train_epoch')
         self._epoch += 1
 
-    def _validate(self) -> None:
-        if self.runner.val_loop is not None:
-            self.runner.val_loop.run()
+    def _validate(self, slots: Optional[List[tuple]] = None) -> None:
+        """Run the val loop; ``slots``: only these (dataset, task)."""
+        val_loop = self.runner.val_loop
+        if val_loop is None:
+            return
+        if slots is None:
+            val_loop.run()
+        else:
+            val_loop.run(slots=slots)
 
     def run_phase(self, cycle: int, slot_index: int, phase: str,
                   start: int) -> None:
@@ -327,10 +328,12 @@ class MultiSlotValLoop(BaseLoop):
     """Evaluate every configured (dataset, task) slot, for the student and
     the teacher, in one pass each.
 
-    All slot samples go through ONE evaluator whose metrics each take only
-    their own (dataset, task) samples. Metric keys are prefixed with the
+    Each slot's samples go to the metrics of its (dataset, task) (a metric's
+    ``dataset_name`` and ``task``); metrics without them (e.g.
+    ``DumpResults``) see every slot. Metric keys are prefixed with the
     network: ``teacher/jsrt/seg/Dice``. With one network, keys are also
-    logged without prefix.
+    logged without prefix. ``run(slots=[(dataset, task), ...])`` evaluates
+    only those slots (validation right after a slot is trained).
 
     Args:
         runner: The runner.
@@ -359,6 +362,8 @@ class MultiSlotValLoop(BaseLoop):
         defaults.pop('dataset', None)
         self.slot_loaders = []
         for k, slot in enumerate(slots):
+            check_slot_keys(slot, f'{self.stage}_cfg.slots[{k}]',
+                            VAL_SLOT_KEYS)
             slot = dict(slot)
             loader_cfg = copy.deepcopy(defaults)
             loader_cfg.update(
@@ -369,13 +374,44 @@ class MultiSlotValLoop(BaseLoop):
                 'sampler', dict(type='DefaultSampler', shuffle=False))
             self.slot_loaders.append(
                 runner.build_dataloader(loader_cfg, seed=runner.seed))
+            check_slot_head(runner.model, self.slot_loaders[-1].dataset,
+                            f'{self.stage}_cfg.slots[{k}]')
         self.dataloader = self.slot_loaders[0]
         if isinstance(evaluator, (dict, list)):
             self.evaluator = runner.build_evaluator(evaluator)
         else:
             self.evaluator = evaluator
+        self.slot_keys = [(getattr(loader.dataset, 'dataset_name', None),
+                           getattr(loader.dataset, 'task', None))
+                          for loader in self.slot_loaders]
+        self.slot_evaluators = self._split_evaluator()
         self.predict_on = list(predict_on) if predict_on else None
         self.fp16 = fp16
+
+    def _split_evaluator(self) -> List[Evaluator]:
+        """One evaluator per slot holding the metrics of its (dataset,
+        task) plus the metrics that take every sample."""
+        def metric_key(metric):
+            if not hasattr(metric, 'dataset_name'):
+                return None
+            return metric.dataset_name, metric.task
+
+        for metric in self.evaluator.metrics:
+            key = metric_key(metric)
+            if key is not None and key not in self.slot_keys:
+                raise ValueError(
+                    f'{self.stage}_evaluator: {type(metric).__name__} for '
+                    f'{key[0]}/{key[1]} has no {self.stage} slot; '
+                    f'{self.stage} slots: '
+                    f'{[f"{d}/{t}" for d, t in self.slot_keys]}')
+        evaluators = []
+        for slot_key in self.slot_keys:
+            metrics = [
+                m for m in self.evaluator.metrics
+                if metric_key(m) in (None, slot_key)
+            ]
+            evaluators.append(Evaluator(metrics) if metrics else None)
+        return evaluators
 
     @property
     def _model(self):
@@ -385,7 +421,16 @@ class MultiSlotValLoop(BaseLoop):
     def _networks(self) -> List[str]:
         return self.predict_on or [self._model.predict_on]
 
-    def run(self) -> Dict[str, float]:
+    def run(self,
+            slots: Optional[Sequence[tuple]] = None) -> Dict[str, float]:
+        """Evaluate the networks on all slots, or only on ``slots``
+        (``[(dataset, task), ...]``)."""
+        selected = list(range(len(self.slot_loaders)))
+        if slots is not None:
+            wanted = {tuple(slot) for slot in slots}
+            selected = [
+                k for k in selected if self.slot_keys[k] in wanted
+            ]
         stage = self.stage
         self.runner.call_hook(f'before_{stage}')
         self.runner.call_hook(f'before_{stage}_epoch')
@@ -395,7 +440,7 @@ class MultiSlotValLoop(BaseLoop):
         networks = self._networks()
         for network in networks:
             self._model.predict_on = network
-            network_metrics = self._run_network()
+            network_metrics = self._run_network(selected)
             for key, value in network_metrics.items():
                 metrics[f'{network}/{key}'] = value
                 if len(networks) == 1:
@@ -405,29 +450,34 @@ class MultiSlotValLoop(BaseLoop):
         self.runner.call_hook(f'after_{stage}')
         return metrics
 
-    def _run_network(self) -> Dict[str, float]:
+    def _run_network(self, selected: Sequence[int]) -> Dict[str, float]:
         # One evaluate() per slot loader: mmengine drops a distributed
         # sampler's padding by cutting the collected results at the
-        # dataset's size, which only works loader by loader. Each metric
-        # answers {} for a loader without its (dataset, task).
+        # dataset's size, which only works loader by loader.
         metrics: Dict[str, float] = {}
         batch_idx = 0
-        for loader in self.slot_loaders:
+        for k in selected:
+            loader, evaluator = self.slot_loaders[k], self.slot_evaluators[k]
             for data_batch in loader:
-                self.run_iter(batch_idx, data_batch)
+                self.run_iter(batch_idx, data_batch, evaluator)
                 batch_idx += 1
-            metrics.update(self.evaluator.evaluate(len(loader.dataset)))
+            if evaluator is not None:
+                metrics.update(evaluator.evaluate(len(loader.dataset)))
         return metrics
 
     @torch.no_grad()
-    def run_iter(self, idx: int, data_batch: dict) -> None:
+    def run_iter(self,
+                 idx: int,
+                 data_batch: dict,
+                 evaluator: Optional[Evaluator] = None) -> None:
         stage = self.stage
         self.runner.call_hook(
             f'before_{stage}_iter', batch_idx=idx, data_batch=data_batch)
         with autocast(enabled=self.fp16):
             step = getattr(self.runner.model, f'{stage}_step')
             outputs = step(data_batch)
-        self.evaluator.process(data_samples=outputs, data_batch=data_batch)
+        if evaluator is not None:
+            evaluator.process(data_samples=outputs, data_batch=data_batch)
         self.runner.call_hook(
             f'after_{stage}_iter',
             batch_idx=idx,

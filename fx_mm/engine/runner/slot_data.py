@@ -113,8 +113,14 @@ def build_phase_dataloader(dataset,
     init_fn = partial(
         worker_init_fn, num_workers=num_workers, rank=rank, seed=seed) \
         if num_workers > 0 else None
+    # A DataLoader iterator draws its base seed from the GLOBAL torch RNG
+    # unless it has its own generator; a resumed run creates one more
+    # iterator than the uninterrupted run (for the interrupted phase), so
+    # drawing from the global RNG would shift all later noise.
+    generator = torch.Generator().manual_seed(seed)
     return DataLoader(
         phase_data,
+        generator=generator,
         batch_size=batch_size,
         shuffle=False,
         num_workers=num_workers,

@@ -25,6 +25,8 @@ Three foreign namings are recognised by their keys:
   merging at the END of ``layers.{i}``; timm >= 0.9 puts it at the START of
   ``layers.{i}`` (i >= 1). Which one a checkpoint uses is read from the
   shapes: a merging layer maps the width of stage ``s`` to that of ``s + 1``.
+  The original detection repository (Swin-Det) adds one output norm per
+  stage, ``norm{i}``, named as mmdet names them.
 - ``torchvision``: ``torchvision.models.swin_{t,s,b}`` (``features.0.0``
   patch conv, ``features.0.2`` its norm, ``features.{1,3,5,7}.{j}`` blocks,
   ``features.{2,4,6}`` patch merging, final ``norm.``).
@@ -37,13 +39,17 @@ feature ``(2 * dx + dy) * C + c``; mmdet's ``nn.Unfold`` orders them
 
 ``relative_position_index`` buffers (and the ``attn_mask`` buffers of old
 checkpoints) are not converted: they are functions of the window size that
-the target model computes itself. ``relative_position_bias_table`` is kept.
+the target model computes itself. ``relative_position_bias_table`` is kept;
+:func:`adapt_swin_state_dict` resizes it (and the absolute position
+embedding, and the patch embedding's input channels) for a target model of
+another window size, resolution or number of input channels.
 """
 import re
 from collections import OrderedDict
 from typing import (Callable, Dict, List, Mapping, Optional, Pattern, Sequence,
                     Tuple)
 
+import torch.nn.functional as F
 from torch import Tensor
 
 # a rule: (full-match pattern, new key from the match (None: unknown key),
@@ -243,6 +249,9 @@ def _from_timm(state_dict: Mapping[str, Tensor],
         _rule(r'patch_embed\.norm\.(weight|bias)', lambda m: m.group(0)),
         _rule(r'absolute_pos_embed', lambda m: m.group(0)),
         _rule(r'norm\.(weight|bias)', lambda m: f'norm{last}.{m.group(1)}'),
+        # Swin-Det (the original detection repository): one output norm
+        # per stage, named as mmdet names them
+        _rule(r'norm\d\.(weight|bias)', lambda m: m.group(0)),
     ]
     rules += _block_rules(r'layers\.(\d+)\.blocks\.(\d+)\.',
                           lambda m: int(m.group(1)), 'mlp.fc1', 'mlp.fc2')
@@ -297,11 +306,29 @@ def _from_openmmlab(state_dict: Mapping[str, Tensor],
 _CONVERTERS = dict(
     openmmlab=_from_openmmlab, timm=_from_timm, torchvision=_from_torchvision)
 
+# names a user may give for a naming (``source=``)
+_FORMAT_ALIASES = dict(
+    auto='auto',
+    openmmlab='openmmlab',
+    mmpretrain='openmmlab',
+    mmdet='openmmlab',
+    mmseg='openmmlab',
+    timm='timm',
+    microsoft='timm',
+    torchvision='torchvision')
 
-def convert_swin_checkpoint(
-        checkpoint: Mapping,
-        ignore_prefixes: Sequence[str] = (),
-        source: str = 'Swin checkpoint') -> 'OrderedDict[str, Tensor]':
+
+def _resolve_format(fmt: str) -> str:
+    if fmt not in _FORMAT_ALIASES:
+        raise ValueError(f'unknown Swin checkpoint naming {fmt!r}; expected '
+                         f'one of {sorted(_FORMAT_ALIASES)}')
+    return _FORMAT_ALIASES[fmt]
+
+
+def convert_swin_checkpoint(checkpoint: Mapping,
+                            ignore_prefixes: Sequence[str] = (),
+                            source: str = 'Swin checkpoint',
+                            fmt: str = 'auto') -> 'OrderedDict[str, Tensor]':
     """Convert a Swin v1 checkpoint to mmdet ``SwinTransformer`` keys.
 
     Args:
@@ -314,6 +341,11 @@ def convert_swin_checkpoint(
             dropped. Defaults to ().
         source (str): Name of the checkpoint (file path) used in error
             messages. Defaults to ``'Swin checkpoint'``.
+        fmt (str): The naming: ``'auto'`` (read from the keys),
+            ``'openmmlab'`` (aliases ``'mmpretrain'``, ``'mmdet'``,
+            ``'mmseg'``), ``'timm'`` (alias ``'microsoft'``) or
+            ``'torchvision'``. A given naming that the keys contradict is an
+            error. Defaults to ``'auto'``.
 
     Returns:
         OrderedDict[str, Tensor]: Parameters named as mmdet's
@@ -321,10 +353,11 @@ def convert_swin_checkpoint(
         ``relative_position_index`` buffers.
 
     Raises:
-        ValueError: The naming is not recognised, or a patch merging layer
-            does not fit its stage.
+        ValueError: The naming is not recognised (or not the given one), or
+            a patch merging layer does not fit its stage.
         KeyError: Some keys cannot be mapped; the message lists them.
     """
+    wanted = _resolve_format(fmt)
     state_dict = checkpoint
     for wrapper in ('state_dict', 'model'):
         if isinstance(state_dict.get(wrapper), Mapping):
@@ -336,16 +369,23 @@ def convert_swin_checkpoint(
     state_dict = OrderedDict((k, v) for k, v in state_dict.items()
                              if not k.startswith(tuple(ignore_prefixes)))
     try:
-        fmt = detect_swin_format(state_dict)
+        detected = detect_swin_format(state_dict)
     except ValueError as err:
         raise ValueError(f'{source}: {err}') from None
-    return _CONVERTERS[fmt](state_dict, source)
+    if wanted not in ('auto', detected):
+        raise ValueError(
+            f'{source}: source={fmt!r} was given but the keys use the '
+            f'{detected} naming (first keys: {list(state_dict)[:3]})')
+    return _CONVERTERS[detected](state_dict, source)
 
 
 def load_swin_checkpoint(
         filename: str,
         ignore_prefixes: Sequence[str] = (),
-        allow_unsafe_pickle: bool = False) -> 'OrderedDict[str, Tensor]':
+        allow_unsafe_pickle: bool = False,
+        fmt: str = 'auto',
+        prefix: Optional[str] = None,
+        checkpoint_key: Optional[str] = None) -> 'OrderedDict[str, Tensor]':
     """Load a Swin checkpoint file and convert it to mmdet's naming.
 
     The file is read by :func:`fx_mm.utils.load_fx_checkpoint`
@@ -357,6 +397,15 @@ def load_swin_checkpoint(
             :func:`convert_swin_checkpoint`. Defaults to ().
         allow_unsafe_pickle (bool): Unpickle arbitrary objects (trusted
             files only). Defaults to False.
+        fmt (str): See :func:`convert_swin_checkpoint`. Defaults to
+            ``'auto'``.
+        prefix (str, optional): Keep only the keys under this prefix and
+            strip it, e.g. ``'teacher.backbone.'`` to take the backbone of an
+            fx_mm checkpoint. Defaults to None.
+        checkpoint_key (str, optional): The entry of the checkpoint dict
+            that holds the state dict, e.g. ``'teacher'`` for Ark
+            checkpoints. Defaults to None: ``'state_dict'``, ``'model'`` or
+            the dict itself.
 
     Returns:
         OrderedDict[str, Tensor]: The converted state dict.
@@ -367,5 +416,129 @@ def load_swin_checkpoint(
     if not isinstance(checkpoint, Mapping):
         raise TypeError(f'{filename}: expected a dict of tensors, got '
                         f'{type(checkpoint).__name__}')
+    if checkpoint_key is not None:
+        if not isinstance(checkpoint.get(checkpoint_key), Mapping):
+            raise KeyError(f'{filename}: no state dict under '
+                           f'{checkpoint_key!r}; its entries are '
+                           f'{list(checkpoint)[:10]}')
+        checkpoint = checkpoint[checkpoint_key]
+    if prefix:
+        state_dict = checkpoint
+        for wrapper in ('state_dict', 'model'):
+            if isinstance(state_dict.get(wrapper), Mapping):
+                state_dict = state_dict[wrapper]
+                break
+        checkpoint = OrderedDict((k[len(prefix):], v)
+                                 for k, v in state_dict.items()
+                                 if k.startswith(prefix))
+        if not checkpoint:
+            raise KeyError(f'{filename}: no key starts with {prefix!r} '
+                           f'(first keys: {list(state_dict)[:5]})')
     return convert_swin_checkpoint(
-        checkpoint, ignore_prefixes=ignore_prefixes, source=filename)
+        checkpoint, ignore_prefixes=ignore_prefixes, source=filename, fmt=fmt)
+
+
+def _resize_bias_table(table: Tensor, length: int) -> Tensor:
+    """(L1, nH) relative position bias table -> (L2, nH), bicubic over the
+    (2W-1) x (2W-1) grid of relative offsets."""
+    old = int(round(table.shape[0]**0.5))
+    new = int(round(length**0.5))
+    heads = table.shape[1]
+    # [L1, nH] -> [1, nH, S1, S1]
+    grid = table.T.reshape(1, heads, old, old)
+    grid = F.interpolate(
+        grid.float(), size=(new, new), mode='bicubic', align_corners=False)
+    # [1, nH, S2, S2] -> [L2, nH]
+    return grid.reshape(heads, new * new).T.contiguous().to(table.dtype)
+
+
+def _resize_pos_embed(embed: Tensor, target: Tensor) -> Tensor:
+    """Absolute position embedding (1, L, C) or (1, C, H, W) -> target's
+    (1, L', C), bicubic over the patch grid."""
+    channels = target.shape[-1]
+    if embed.dim() == 4:
+        # [1, C, H, W] -> [1, H*W, C]
+        embed = embed.flatten(2).transpose(1, 2)
+    old = int(round(embed.shape[1]**0.5))
+    new = int(round(target.shape[1]**0.5))
+    if old == new:
+        return embed.contiguous()
+    # [1, L, C] -> [1, C, S, S]
+    grid = embed.transpose(1, 2).reshape(1, channels, old, old)
+    grid = F.interpolate(
+        grid.float(), size=(new, new), mode='bicubic', align_corners=False)
+    return grid.flatten(2).transpose(1, 2).contiguous().to(embed.dtype)
+
+
+def _adapt_in_channels(weight: Tensor, in_channels: int) -> Tensor:
+    """Patch-embedding conv weight (C, in1, p, p) -> (C, in2, p, p).
+
+    RGB -> 1 channel sums the colour filters (a grey image replicated to
+    RGB gives the same response); otherwise the filters are tiled and
+    scaled by in1 / in2 so that the response to a constant image is kept.
+    """
+    old = weight.shape[1]
+    if in_channels == 1:
+        return weight.sum(dim=1, keepdim=True)
+    repeats = -(-in_channels // old)
+    tiled = weight.repeat(1, repeats, 1, 1)[:, :in_channels]
+    return tiled * (old / in_channels)
+
+
+def adapt_swin_state_dict(
+    state_dict: Mapping[str, Tensor],
+    target: Mapping[str, Tensor],
+    source: str = 'Swin checkpoint'
+) -> Tuple['OrderedDict[str, Tensor]', List[str]]:
+    """Fit converted Swin weights to a target model of another geometry.
+
+    Handled: another window size (the relative position bias tables are
+    resized bicubically), another input resolution (the absolute position
+    embedding is resized), another number of input channels (the patch
+    embedding is summed to 1 channel or tiled, see
+    :func:`_adapt_in_channels`). Everything else must have the target's
+    shape.
+
+    Args:
+        state_dict (Mapping[str, Tensor]): Converted weights (mmdet names).
+        target (Mapping[str, Tensor]): The target model's state dict.
+        source (str): Name of the checkpoint for messages.
+
+    Returns:
+        tuple: The adapted weights and one line per adapted key.
+
+    Raises:
+        ValueError: A shape cannot be adapted (another number of heads,
+            another patch size or width); the message names the key.
+    """
+    adapted: 'OrderedDict[str, Tensor]' = OrderedDict()
+    notes = []
+    for key, value in state_dict.items():
+        if key not in target or tuple(value.shape) == tuple(target[key].shape):
+            adapted[key] = value
+            continue
+        want = target[key]
+        old_shape = tuple(value.shape)
+        if key.endswith('relative_position_bias_table') \
+                and value.dim() == 2 and value.shape[1] == want.shape[1]:
+            value = _resize_bias_table(value, want.shape[0])
+        elif key == 'absolute_pos_embed' and value.shape[-1 if value.dim(
+        ) == 3 else 1] == want.shape[-1]:
+            value = _resize_pos_embed(value, want)
+        elif key == 'patch_embed.projection.weight' and value.dim() == 4 \
+                and value.shape[0] == want.shape[0] \
+                and value.shape[2:] == want.shape[2:]:
+            value = _adapt_in_channels(value, want.shape[1])
+        else:
+            hint = ''
+            if key.endswith('relative_position_bias_table'):
+                hint = ' (another number of attention heads)'
+            elif key.startswith('patch_embed.projection'):
+                hint = ' (another patch size or embedding width)'
+            raise ValueError(
+                f'{source}: {key} has shape {old_shape} but the model '
+                f'expects {tuple(want.shape)}{hint}; the checkpoint does not '
+                'fit this Swin configuration')
+        adapted[key] = value
+        notes.append(f'{key}: {old_shape} -> {tuple(value.shape)}')
+    return adapted, notes

@@ -1,0 +1,56 @@
+# Real-data multi-task training on JSRT: the small Foundation X (Swin-T
+# layout, CPU-sized) trained by Cyclic & Lock-Release over three slots of one
+# dataset -- nodule classification, nodule localization and organ
+# segmentation (heart, lungs, clavicles) -- with the mean teacher, at 256 px.
+# Data: configs/_base_/datasets/jsrt.py (set FX_JSRT_ROOT).
+#
+#   FX_JSRT_ROOT=../shared/data/jsrt python tools/train.py \
+#       configs/foundation_x/fx_swin-t_jsrt_multitask.py
+_base_ = [
+    '../_base_/models/foundation_x_swin-t.py', '../_base_/datasets/jsrt.py',
+    '../_base_/schedules/lock_release.py', '../_base_/default_runtime.py'
+]
+
+max_cycles = 10
+
+# one head per task, keyed by the dataset's `dataset_name` ('jsrt')
+model = dict(
+    cls_branch=dict(datasets=dict(_delete_=True, jsrt=1)),
+    loc_branch=dict(datasets=dict(_delete_=True, jsrt=1)),
+    seg_branch=dict(
+        datasets=dict(_delete_=True, jsrt=5),
+        loss_decode=[
+            dict(type='DiceLoss', use_sigmoid=True, loss_weight=1.0),
+            dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0)
+        ]))
+
+train_cfg = dict(
+    type='CyclicLockReleaseLoop',
+    slots={{_base_.train_slots}},
+    max_cycles=max_cycles,
+    lock_fraction=0.5,
+    release_fraction=1.0,
+    # 3 slots: validating the 3 val sets (25 images each) once per cycle
+    val_interval=0,
+    val_at_cycle_end=True)
+val_cfg = dict(
+    type='MultiSlotValLoop',
+    slots={{_base_.val_slots}},
+    predict_on=['student', 'teacher'])
+test_cfg = dict(type='MultiSlotTestLoop', slots={{_base_.test_slots}})
+
+# a short run from scratch: faster learning rates than the paper's
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
+    dict(
+        type='CosineAnnealingLR',
+        by_epoch=True,
+        begin=0,
+        end=max_cycles,
+        T_max=max_cycles,
+        eta_min=1e-5),
+]
+# CPU: gloo (use nccl on GPUs with tools/dist_train.sh)
+env_cfg = dict(dist_cfg=dict(backend='gloo'))
+default_hooks = dict(logger=dict(interval=10))

@@ -1,0 +1,686 @@
+# Copyright (c) fx_mm contributors. All rights reserved.
+"""Inference of a Foundation X model on chest radiographs."""
+import copy
+import json
+import os
+import os.path as osp
+import warnings
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import mmcv
+import numpy as np
+import torch
+import torch.nn as nn
+from mmcv.transforms import to_tensor
+from mmdet.structures import DetDataSample
+from mmengine.config import Config
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.infer import BaseInferencer
+from mmengine.registry import DefaultScope
+from mmpretrain.structures import DataSample
+from mmseg.structures import SegDataSample
+from pycocotools import mask as mask_utils
+
+from fx_mm.datasets.io import (DICOM_SUFFIXES, ITK_SUFFIXES, gray_to_rgb,
+                               read_cxr_image, to_uint8)
+from fx_mm.datasets.transforms.formatting import DEFAULT_META_KEYS
+from fx_mm.registry import DATASETS, INFERENCERS, MODELS
+from fx_mm.utils.checkpoint import (CheckpointMismatchError,
+                                    check_checkpoint_matches,
+                                    load_fx_checkpoint)
+from fx_mm.utils.setup_env import register_all_modules
+from fx_mm.visualization import FXVisualizer, compose_views
+from fx_mm.visualization.utils import (ClassNames, is_annotation_loader,
+                                       is_image_loader, is_packer,
+                                       unwrap_dataset)
+
+TASKS = ('cls', 'loc', 'seg')
+#: Files a folder input is searched for (case-insensitive).
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff',
+                  '.gif') + DICOM_SUFFIXES + ITK_SUFFIXES
+_SAMPLE_TYPES = dict(cls=DataSample, loc=DetDataSample, seg=SegDataSample)
+Head = Tuple[str, str]  # (dataset, task)
+
+
+def _stem(path: str) -> str:
+    name = osp.basename(path)
+    for suffix in sorted(IMAGE_SUFFIXES, key=len, reverse=True):
+        if name.lower().endswith(suffix):
+            return name[:-len(suffix)]
+    return osp.splitext(name)[0]
+
+
+def mask_to_rle(mask: np.ndarray) -> dict:
+    """(H, W) binary mask -> COCO RLE with ``counts`` as str (JSON-ready).
+
+    Decode with ``pycocotools.mask.decode(rle)`` (``counts`` may stay str).
+    """
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    rle['counts'] = rle['counts'].decode('ascii')
+    return rle
+
+
+@INFERENCERS.register_module()
+class FXInferencer(BaseInferencer):
+    """Run a Foundation X model on radiographs: every selected (dataset,
+    task) head, one forward per head.
+
+    The model routes a batch to one head through the data samples'
+    ``dataset`` / ``task`` metainfo, so each image is packed once per head
+    (with that head's test-pipeline transforms, e.g. ``Resize``) and each
+    head runs as its own batch. Predictions come back in pixels of the
+    ORIGINAL image: the loc branch rescales boxes by ``scale_factor``, the
+    seg branch resizes masks to ``ori_shape``.
+
+    Example::
+
+        >>> from fx_mm.apis import FXInferencer
+        >>> inferencer = FXInferencer('configs/<cfg>.py', 'iter_100.pth')
+        >>> result = inferencer('cxr.dcm', tasks=('seg', ), out_dir='out')
+        >>> result['predictions'][0]['heads']['jsrt']['seg']['areas']
+
+    Args:
+        model (str | Config | dict): The training / test config (path or
+            object); its ``model`` is built and its test (else val) slots
+            give the transforms and class names of each head.
+        weights (str, optional): Local checkpoint. A training checkpoint
+            holds ``student.*`` and ``teacher.*`` weights; a checkpoint of
+            one network (keys ``backbone.*``, ``cls_branch.*`` ...) is
+            loaded into the network ``model_key`` picks. Loaded through
+            :func:`fx_mm.utils.load_fx_checkpoint` (``weights_only``).
+            None runs randomly initialised weights (with a warning).
+        device (str, optional): ``'cpu'``, ``'cuda:0'`` ... Defaults to the
+            available device.
+        model_key (str, optional): ``'teacher'`` or ``'student'``: the
+            network that predicts. Defaults to the teacher when the model
+            and the checkpoint have one (the released weights are the
+            teacher's), else the student.
+        class_names (dict, optional): ``{dataset: {task: [names]}}``;
+            overrides the names read from the config's datasets. Heads
+            without names report ``class_<i>``.
+        scope (str): Registry scope. Defaults to ``'fx_mm'``.
+        show_progress (bool): Progress bar over batches. Defaults to False.
+        allow_unsafe_pickle (bool): Load a checkpoint holding arbitrary
+            pickled objects (only for files you trust). Defaults to False.
+        vis_max_height (int): Height limit of each head's tile in the
+            saved overlay. Defaults to 512.
+    """
+
+    preprocess_kwargs: set = {'tasks', 'datasets'}
+    forward_kwargs: set = set()
+    visualize_kwargs: set = {
+        'show', 'wait_time', 'return_vis', 'no_save_vis', 'img_out_dir'
+    }
+    postprocess_kwargs: set = {
+        'print_result', 'pred_out_dir', 'no_save_pred', 'score_thr'
+    }
+
+    def __init__(self,
+                 model: Union[str, Config, dict],
+                 weights: Optional[str] = None,
+                 device: Optional[str] = None,
+                 model_key: Optional[str] = None,
+                 class_names: Optional[ClassNames] = None,
+                 scope: str = 'fx_mm',
+                 show_progress: bool = False,
+                 allow_unsafe_pickle: bool = False,
+                 vis_max_height: int = 512) -> None:
+        if model is None:
+            raise ValueError('FXInferencer needs the config the checkpoint '
+                             'was trained with (model=...)')
+        if isinstance(model, str) and not osp.isfile(model):
+            raise FileNotFoundError(f'{model}: config file not found')
+        if model_key not in (None, 'teacher', 'student'):
+            raise ValueError(f'model_key must be "teacher" or "student", '
+                             f'got {model_key!r}')
+        if weights is not None and not osp.isfile(weights):
+            raise FileNotFoundError(f'{weights}: checkpoint file not found')
+        register_all_modules(init_default_scope=False)
+        self._requested_key = model_key
+        self._weights = weights
+        self._allow_unsafe_pickle = allow_unsafe_pickle
+        self._user_class_names = copy.deepcopy(class_names or {})
+        self.vis_max_height = vis_max_height
+        self.model_key: Optional[str] = None
+        with DefaultScope.overwrite_default_scope(scope):
+            super().__init__(
+                model=model,
+                weights=weights,
+                device=device,
+                scope=scope,
+                show_progress=show_progress)
+
+    # ------------------------------------------------------------------
+    # model
+    def _init_model(self,
+                    cfg: Config,
+                    weights: Optional[str],
+                    device: str = 'cpu') -> nn.Module:
+        if 'model' not in cfg:
+            raise ValueError('FXInferencer: the config has no `model`')
+        model = MODELS.build(copy.deepcopy(cfg.model))
+        if not hasattr(model, 'student'):
+            raise TypeError(
+                f'FXInferencer runs fx_mm FoundationX models; the config '
+                f'builds {type(model).__name__}')
+        if weights is None:
+            warnings.warn('FXInferencer: no checkpoint given; predictions '
+                          'come from randomly initialised weights')
+            model.init_weights()
+            self.model_key = self._resolve_key(model, None)
+        else:
+            checkpoint = load_fx_checkpoint(
+                weights,
+                map_location='cpu',
+                allow_unsafe_pickle=self._allow_unsafe_pickle)
+            self._load_weights_to_model(model, checkpoint, cfg)
+        model.predict_on = self.model_key
+        model.cfg = cfg
+        model.to(device)
+        model.eval()
+        return model
+
+    def _resolve_key(self, model: nn.Module, has: Optional[Dict[str,
+                                                                bool]]) -> str:
+        """The network that predicts (see ``model_key``)."""
+        key = self._requested_key
+        has_teacher = model.teacher is not None
+        if key == 'teacher' and not has_teacher:
+            raise ValueError(
+                "model_key='teacher' but the config builds no teacher "
+                '(model.with_teacher=False); use model_key="student"')
+        if key is None:
+            key = 'teacher' if has_teacher else 'student'
+            if has and has['student'] and not has['teacher']:
+                key = 'student'
+        if has and (has['student'] or has['teacher']) and not has[key]:
+            raise ValueError(
+                f'{self._weights}: the checkpoint has no {key} weights '
+                f'(no "{key}." keys); choose the other model_key')
+        return key
+
+    def _load_weights_to_model(self, model: nn.Module, checkpoint: Any,
+                               cfg: Config) -> None:
+        path = self._weights
+        state = checkpoint.get('state_dict', checkpoint) \
+            if isinstance(checkpoint, dict) else None
+        if not isinstance(state, dict) or not state:
+            raise ValueError(f'{path}: no state_dict in the checkpoint')
+        state = {
+            (k[len('module.'):] if k.startswith('module.') else k): v
+            for k, v in state.items()
+        }
+        has = {
+            net: any(k.startswith(f'{net}.') for k in state)
+            for net in ('student', 'teacher')
+        }
+        key = self.model_key = self._resolve_key(model, has)
+        if has['student'] or has['teacher']:
+            target, target_state = model, state
+        else:  # the weights of one network
+            target = getattr(model, key)
+            target_state = {
+                k: v
+                for k, v in state.items()
+                if not k.startswith('data_preprocessor.')
+            }
+        try:  # raises on shape mismatches
+            found = check_checkpoint_matches(
+                target, target_state, strict=False)
+        except CheckpointMismatchError as err:
+            raise CheckpointMismatchError(
+                str(err).replace('<checkpoint>', str(path))) from err
+        missing, unexpected = found['missing'], found['unexpected']
+        if target is model:  # only the predicting network must be complete
+            missing = [
+                k for k in missing
+                if k.startswith(f'{key}.') or not k.startswith(('student.',
+                                                                'teacher.'))
+            ]
+            unexpected = [k for k in unexpected if k.startswith(f'{key}.')]
+        if missing or unexpected:
+            raise CheckpointMismatchError(
+                f'{path}: the checkpoint does not fit the config\'s {key}: '
+                f'{len(missing)} missing weights {missing[:3]}, '
+                f'{len(unexpected)} unexpected weights {unexpected[:3]}')
+        target.load_state_dict(target_state, strict=False)
+
+    # ------------------------------------------------------------------
+    # heads, transforms, class names
+    @staticmethod
+    def head_size(net: nn.Module, dataset: str, task: str) -> int:
+        """Outputs of a head: classes (cls, loc) or mask channels (seg)."""
+        branch = net.branch(task)
+        if task == 'cls':
+            return int(branch.specs[dataset]['num_classes'])
+        if task == 'loc':
+            return int(branch.decoders[dataset].bbox_head.num_classes)
+        return int(branch.conv_segs[dataset].out_channels)
+
+    def _slot_datasets(self, cfg: Config) -> Dict[str, List[Any]]:
+        """Slot datasets of the config (built with ``lazy_init=True``: no
+        annotation is read) by stage."""
+        found: Dict[str, List[Any]] = {}
+        for stage in ('test_cfg', 'val_cfg', 'train_cfg'):
+            for k, slot in enumerate((cfg.get(stage) or {}).get('slots')
+                                     or []):
+                ds_cfg = copy.deepcopy(dict(slot['dataset']))
+                ds_cfg['lazy_init'] = True
+                try:
+                    dataset = unwrap_dataset(DATASETS.build(ds_cfg))
+                except Exception as err:  # a dataset may check its files
+                    warnings.warn(
+                        f'FXInferencer: {stage}.slots[{k}] '
+                        f'({ds_cfg.get("type")}) cannot be built ({err}); '
+                        'its class names and transforms are not used')
+                    continue
+                if dataset is not None:
+                    found.setdefault(stage, []).append(dataset)
+        return found
+
+    def _init_pipeline(self, cfg: Config) -> Any:
+        """Per head: the test transforms between loading and packing, and
+        the class names."""
+        by_stage = self._slot_datasets(cfg)
+        net = self.model.student
+        inference_sets = by_stage.get('test_cfg', []) + by_stage.get(
+            'val_cfg', [])
+        fallback = cfg.get('test_pipeline')
+
+        def transforms_of(dataset, task):
+            for ds in inference_sets:
+                if ds.dataset_name == dataset and ds.task == task:
+                    return ds.pipeline.transforms
+            for ds in inference_sets:
+                if ds.task == task:
+                    return ds.pipeline.transforms
+            if inference_sets:
+                return inference_sets[0].pipeline.transforms
+            if fallback is not None:
+                return Compose(fallback).transforms
+            raise ValueError(
+                'FXInferencer: the config has no test/val slots and no '
+                '`test_pipeline` to take the image transforms from')
+
+        slot_names: ClassNames = {}
+        for stage in ('train_cfg', 'val_cfg', 'test_cfg'):  # test wins
+            for ds in by_stage.get(stage, []):
+                slot_names.setdefault(ds.dataset_name,
+                                      {})[ds.task] = list(ds.task_classes)
+        self.head_transforms: Dict[Head, List[Any]] = {}
+        self.class_names: ClassNames = {}
+        for task, datasets in net.heads().items():
+            for dataset in datasets:
+                transforms = [
+                    t for t in transforms_of(dataset, task)
+                    if not (is_image_loader(t) or is_annotation_loader(t)
+                            or is_packer(t))
+                ]
+                self.head_transforms[(dataset, task)] = transforms
+                size = self.head_size(net, dataset, task)
+                names = self._user_class_names.get(dataset, {}).get(task)
+                source = 'class_names'
+                if names is None:
+                    names = slot_names.get(dataset, {}).get(task)
+                    source = 'the config\'s dataset'
+                if names is None:
+                    names = [f'class_{i}' for i in range(size)]
+                if len(names) != size:
+                    raise ValueError(
+                        f'FXInferencer: {len(names)} class names for '
+                        f'{dataset}/{task} from {source} ({list(names)}) '
+                        f'but the head has {size} outputs')
+                self.class_names.setdefault(dataset, {})[task] = list(names)
+        return self._load_input
+
+    def _init_collate(self, cfg: Config):
+        return pseudo_collate
+
+    def _init_visualizer(self, cfg: Config) -> FXVisualizer:
+        return FXVisualizer(
+            name=f'fx_inferencer_{id(self)}', class_names=self.class_names)
+
+    def heads(self) -> Dict[str, List[str]]:
+        """``{task: [dataset, ...]}`` of the model's heads."""
+        return self.model.student.heads()
+
+    def select_heads(self,
+                     tasks: Optional[Sequence[str]] = None,
+                     datasets: Optional[Sequence[str]] = None) -> List[Head]:
+        """(dataset, task) heads to run; None = all of the model's."""
+        available = self.heads()
+        if isinstance(tasks, str):
+            tasks = (tasks, )
+        if isinstance(datasets, str):
+            datasets = (datasets, )
+        if tasks is None:
+            tasks = [t for t in TASKS if t in available]
+        for task in tasks:
+            if task not in TASKS:
+                raise ValueError(f'unknown task {task!r}; expected some of '
+                                 f'{TASKS}')
+            if task not in available:
+                raise ValueError(f'the model has no {task} branch; heads: '
+                                 f'{available}')
+        heads = [(dataset, task) for task in TASKS if task in tasks
+                 for dataset in available[task]
+                 if datasets is None or dataset in datasets]
+        for dataset in datasets or ():
+            if not any(d == dataset for d, _ in heads):
+                raise ValueError(f'no head of dataset {dataset!r} for tasks '
+                                 f'{list(tasks)}; heads: {available}')
+        if not heads:
+            raise ValueError('no head selected')
+        return heads
+
+    # ------------------------------------------------------------------
+    # inputs
+    def _inputs_to_list(self, inputs: Any) -> list:
+        """A path, a folder (its image files, sorted), an array, or a list
+        of them (folders in the list are expanded in place)."""
+        if isinstance(inputs, os.PathLike):
+            inputs = os.fspath(inputs)
+        if isinstance(inputs, str) and osp.isdir(inputs):
+            files = sorted(
+                f for f in os.listdir(inputs)
+                if f.lower().endswith(IMAGE_SUFFIXES) and not f.startswith('.')
+                and osp.isfile(osp.join(inputs, f)))
+            if not files:
+                raise FileNotFoundError(
+                    f'{inputs}: no image files in the folder (looked for '
+                    f'{", ".join(IMAGE_SUFFIXES)})')
+            return [osp.join(inputs, f) for f in files]
+        if isinstance(inputs, (str, np.ndarray)):
+            return [inputs]
+        if isinstance(inputs, (list, tuple)):
+            if not inputs:
+                raise ValueError('FXInferencer: empty input list')
+            items = []
+            for item in inputs:
+                if isinstance(item, (list, tuple)):
+                    raise TypeError('FXInferencer: nested input lists are '
+                                    'not supported')
+                items += self._inputs_to_list(item) if isinstance(
+                    item, (str, os.PathLike, np.ndarray)) else [item]
+            return items
+        raise TypeError(f'FXInferencer: inputs must be a path, a folder, a '
+                        f'numpy array or a list of them, got '
+                        f'{type(inputs).__name__}')
+
+    @staticmethod
+    def _load_input(item: Any, index: int = 0) -> dict:
+        """Read one input as (H, W, 3) uint8 RGB.
+
+        Paths go through :func:`fx_mm.datasets.io.read_cxr_image` (PNG,
+        JPEG, DICOM with MONOCHROME1 inverted and VOI LUT applied,
+        MetaImage ...). Arrays may be (H, W) gray or (H, W, 3) RGB; other
+        dtypes than uint8 are min-max scaled like deep radiographs.
+        """
+        if isinstance(item, str):
+            rgb = gray_to_rgb(read_cxr_image(item))
+            return dict(image=rgb, img_path=item, name=_stem(item))
+        if not isinstance(item, np.ndarray):
+            raise TypeError(f'input {index}: expected a file path or a '
+                            f'numpy array, got {type(item).__name__}')
+        where = f'input {index} (array of shape {item.shape})'
+        array = item[..., 0] if item.ndim == 3 and item.shape[2] == 1 \
+            else item
+        if array.ndim not in (2, 3) or (array.ndim == 3
+                                        and array.shape[2] != 3):
+            raise ValueError(f'{where}: expected (H, W) grayscale or '
+                             '(H, W, 3) RGB')
+        if min(array.shape[:2]) < 1:
+            raise ValueError(f'{where}: empty image')
+        if array.dtype == np.bool_:
+            array = array.astype(np.uint8) * 255
+        array = to_uint8(array, where)
+        rgb = gray_to_rgb(array) if array.ndim == 2 else \
+            np.ascontiguousarray(array)
+        return dict(image=rgb, img_path=None, name=f'array_{index:04d}')
+
+    def pack(self, loaded: dict, head: Head) -> dict:
+        """One loaded image -> ``dict(inputs, data_samples)`` for a head."""
+        dataset, task = head
+        height, width = loaded['image'].shape[:2]
+        results = dict(
+            img=loaded['image'].copy(),
+            img_shape=(height, width),
+            ori_shape=(height, width),
+            img_path=loaded['img_path'] or '',
+            img_id=loaded['name'],
+            dataset=dataset,
+            task=task)
+        for transform in self.head_transforms[head]:
+            results = transform(results)
+            if results is None:
+                raise RuntimeError(
+                    f'{loaded["img_path"] or loaded["name"]}: the transform '
+                    f'{transform} dropped the image')
+        metainfo = {k: results[k] for k in DEFAULT_META_KEYS if k in results}
+        img = results['img']
+        if img.ndim == 2:
+            img = img[..., None]
+        inputs = to_tensor(np.ascontiguousarray(img.transpose(2, 0, 1)))
+        return dict(
+            inputs=inputs, data_samples=_SAMPLE_TYPES[task](metainfo=metainfo))
+
+    def preprocess(self, loaded: List[dict], head: Head) -> dict:
+        """A batch of loaded images packed for one head."""
+        return self.collate_fn([self.pack(item, head) for item in loaded])
+
+    @torch.no_grad()
+    def forward(self, inputs: dict, **kwargs) -> list:
+        return self.model.test_step(inputs)
+
+    # ------------------------------------------------------------------
+    def __call__(self,
+                 inputs: Any,
+                 tasks: Optional[Sequence[str]] = None,
+                 datasets: Optional[Sequence[str]] = None,
+                 batch_size: int = 1,
+                 score_thr: float = 0.3,
+                 return_datasamples: bool = False,
+                 out_dir: str = '',
+                 no_save_vis: bool = False,
+                 no_save_pred: bool = False,
+                 return_vis: bool = False,
+                 show: bool = False,
+                 wait_time: float = 0.,
+                 print_result: bool = False) -> dict:
+        """Predict every selected head on every input.
+
+        Args:
+            inputs: A path (PNG, JPEG, DICOM ...), a folder, an (H, W) /
+                (H, W, 3) numpy array, or a list of paths / arrays.
+            tasks (Sequence[str], optional): Subset of ``('cls', 'loc',
+                'seg')``; None = every task of the model.
+            datasets (Sequence[str], optional): Head names; None = all.
+            batch_size (int): Images per forward. Defaults to 1.
+            score_thr (float): Boxes with a score above it are kept (output
+                and overlay). Defaults to 0.3.
+            return_datasamples (bool): Return the data samples
+                ``{dataset: {task: sample}}`` instead of dicts.
+            out_dir (str): Write ``preds/<name>.json`` and ``vis/<name>.png``
+                there (``<name>``: the file name without suffix, or
+                ``array_<index>``). Defaults to '' (nothing written).
+            no_save_vis (bool): Do not write ``vis/``.
+            no_save_pred (bool): Do not write ``preds/``.
+            return_vis (bool): Also return the overlays (RGB arrays).
+            show (bool): Display the overlays.
+            wait_time (float): Seconds each overlay is shown.
+            print_result (bool): Print the prediction dicts.
+
+        Returns:
+            dict: ``predictions`` (one per input: a JSON-ready dict, see
+            :meth:`pred_to_dict`, or the data samples) and ``visualization``
+            (overlays when ``return_vis``).
+        """
+        if batch_size < 1:
+            raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+        heads = self.select_heads(tasks, datasets)
+        items = self._inputs_to_list(inputs)
+        names = self._unique_names(items)
+        img_out_dir = osp.join(out_dir, 'vis') if out_dir and \
+            not no_save_vis else ''
+        pred_out_dir = osp.join(out_dir, 'preds') if out_dir and \
+            not no_save_pred else ''
+        predictions, visualization = [], []
+        chunks = list(self._get_chunk_data(range(len(items)), batch_size))
+        if self.show_progress:
+            from rich.progress import track
+            chunks = track(chunks, description='Inference')
+        for chunk in chunks:
+            loaded = []
+            for index in chunk:
+                item = self._load_input(items[index], index)
+                item['name'] = names[index]
+                loaded.append(item)
+            per_image: List[Dict[str, Dict[str, Any]]] = [{} for _ in loaded]
+            for head in heads:
+                samples = self.forward(self.preprocess(loaded, head))
+                for result, sample in zip(per_image, samples):
+                    result.setdefault(head[0], {})[head[1]] = sample
+            visualization += self.visualize(
+                loaded,
+                per_image,
+                show=show,
+                wait_time=wait_time,
+                img_out_dir=img_out_dir,
+                score_thr=score_thr,
+                return_vis=return_vis)
+            predictions += self.postprocess(
+                loaded,
+                per_image,
+                return_datasamples=return_datasamples,
+                score_thr=score_thr,
+                pred_out_dir=pred_out_dir,
+                print_result=print_result)
+        return dict(predictions=predictions, visualization=visualization)
+
+    @staticmethod
+    def _unique_names(items: list) -> List[str]:
+        names, used = [], set()
+        for index, item in enumerate(items):
+            base = _stem(item) if isinstance(item, str) else \
+                f'array_{index:04d}'
+            name, k = base, 1
+            while name in used:
+                name, k = f'{base}_{k}', k + 1
+            used.add(name)
+            names.append(name)
+        return names
+
+    def visualize(self,
+                  loaded: List[dict],
+                  preds: List[Dict[str, Dict[str, Any]]],
+                  show: bool = False,
+                  wait_time: float = 0.,
+                  img_out_dir: str = '',
+                  score_thr: float = 0.3,
+                  return_vis: bool = False) -> List[np.ndarray]:
+        """One overlay per image: a tile per head (a row per task)."""
+        if not (show or img_out_dir or return_vis):
+            return []
+        results = []
+        for item, heads in zip(loaded, preds):
+            views = {}
+            for dataset, tasks in heads.items():
+                for task, sample in tasks.items():
+                    views[f'{task}/{dataset}'] = self.visualizer.draw_view(
+                        item['image'], sample, 'pred', score_thr)
+            views = dict(
+                sorted(views.items(), key=lambda kv: TASKS.index(kv[0][:3])))
+            drawn = compose_views(views, max_height=self.vis_max_height)
+            if show:
+                self.visualizer.show(
+                    drawn, win_name=item['name'], wait_time=wait_time)
+            if img_out_dir:
+                mmcv.imwrite(drawn[..., ::-1],
+                             osp.join(img_out_dir, f'{item["name"]}.png'))
+            if return_vis:
+                results.append(drawn)
+        return results
+
+    def pred_to_dict(self, item: dict, heads: Dict[str, Dict[str, Any]],
+                     score_thr: float) -> dict:
+        """JSON-ready predictions of one image.
+
+        Returns:
+            dict: ``img_path``, ``name``, ``height``, ``width``,
+            ``model_key`` and ``heads``: ``{dataset: {task: ...}}`` with
+
+            - cls: ``scores`` ``{class: probability}``, ``multi_label``;
+            - loc: ``bboxes`` ``[[x1, y1, x2, y2], ...]`` in pixels of the
+              original image, ``scores``, ``labels`` (names),
+              ``label_ids``, ``score_thr`` (boxes above it);
+            - seg: ``classes``, ``masks`` ``{class: COCO RLE}`` of the
+              original image size, ``areas`` ``{class: pixels}``.
+        """
+        height, width = item['image'].shape[:2]
+        out = dict(
+            img_path=item['img_path'],
+            name=item['name'],
+            height=height,
+            width=width,
+            model_key=self.model_key,
+            heads={})
+        net = self.model.student
+        for dataset, tasks in heads.items():
+            for task, sample in tasks.items():
+                names = self.class_names[dataset][task]
+                if task == 'cls':
+                    scores = sample.pred_score.float().cpu().tolist()
+                    entry = dict(
+                        scores=dict(zip(names, scores)),
+                        multi_label=bool(
+                            net.cls_branch.specs[dataset]['multi_label']))
+                elif task == 'loc':
+                    inst = sample.pred_instances.cpu()
+                    inst = inst[inst.scores > score_thr]
+                    label_ids = inst.labels.tolist()
+                    entry = dict(
+                        bboxes=inst.bboxes.float().tolist(),
+                        scores=inst.scores.float().tolist(),
+                        labels=[names[i] for i in label_ids],
+                        label_ids=label_ids,
+                        score_thr=score_thr)
+                else:
+                    masks = sample.pred_sem_seg.data.cpu().numpy() > 0
+                    entry = dict(
+                        classes=list(names),
+                        masks={
+                            name: mask_to_rle(mask)
+                            for name, mask in zip(names, masks)
+                        },
+                        areas={
+                            name: int(mask.sum())
+                            for name, mask in zip(names, masks)
+                        })
+                out['heads'].setdefault(dataset, {})[task] = entry
+        return out
+
+    def postprocess(self,
+                    loaded: List[dict],
+                    preds: List[Dict[str, Dict[str, Any]]],
+                    return_datasamples: bool = False,
+                    score_thr: float = 0.3,
+                    pred_out_dir: str = '',
+                    print_result: bool = False) -> list:
+        """Dicts (or the data samples); write ``<name>.json`` files."""
+        results = []
+        for item, heads in zip(loaded, preds):
+            as_dict = None
+            if pred_out_dir or print_result or not return_datasamples:
+                as_dict = self.pred_to_dict(item, heads, score_thr)
+            if pred_out_dir:
+                os.makedirs(pred_out_dir, exist_ok=True)
+                path = osp.join(pred_out_dir, f'{item["name"]}.json')
+                with open(path, 'w') as f:
+                    json.dump(as_dict, f, indent=1)
+            if print_result:
+                print(json.dumps(as_dict, indent=1))
+            results.append(heads if return_datasamples else as_dict)
+        return results
+
+
+__all__ = ['FXInferencer', 'mask_to_rle', 'IMAGE_SUFFIXES']

@@ -1,0 +1,59 @@
+# Copyright (c) fx_mm contributors. All rights reserved.
+import csv
+import json
+import math
+
+from fx_mm.evaluation.results_table import (dump_results_table,
+                                            format_markdown, results_rows)
+
+METRICS = {
+    'teacher/jsrt/cls/AUC': 81.25,
+    'teacher/jsrt/cls/AUC_nodule': 81.25,
+    'teacher/jsrt/seg/Dice': 95.5,
+    'teacher/jsrt/seg/IoU': 91.0,
+    'teacher/node21/loc/mAP40': 12.0,
+    'teacher/node21/loc/mAP50': 10.0,
+    'student/jsrt/cls/AUC': float('nan'),
+    'student/jsrt/seg/Dice': 94.0,
+}
+
+
+def test_rows_pick_headline_metrics_per_network_and_dataset():
+    rows = results_rows(METRICS)
+    assert [(r['network'], r['dataset']) for r in rows] == [
+        ('teacher', 'jsrt'), ('teacher', 'node21'), ('student', 'jsrt')
+    ]
+    teacher_jsrt, teacher_node21, student_jsrt = rows
+    assert teacher_jsrt['cls AUC'] == 81.25
+    assert teacher_jsrt['seg Dice'] == 95.5
+    assert teacher_jsrt['loc mAP40'] is None  # jsrt has no loc metric here
+    assert teacher_node21['loc mAP40'] == 12.0
+    assert math.isnan(student_jsrt['cls AUC'])
+
+
+def test_unprefixed_duplicates_are_dropped_when_prefixed_rows_exist():
+    metrics = {'jsrt/seg/Dice': 90.0, 'teacher/jsrt/seg/Dice': 90.0}
+    assert [(r['network'], r['dataset'])
+            for r in results_rows(metrics)] == [('teacher', 'jsrt')]
+    plain = results_rows({'jsrt/seg/Dice': 90.0})
+    assert plain[0]['network'] == '' and plain[0]['seg Dice'] == 90.0
+
+
+def test_markdown_json_csv(tmp_path):
+    paths = dump_results_table(METRICS, str(tmp_path))
+    md = open(paths['md']).read().splitlines()
+    assert md[0] == '| network | dataset | cls AUC | loc mAP40 | seg Dice |'
+    assert md[2] == '| teacher | jsrt | 81.25 | - | 95.50 |'
+    assert md[4] == '| student | jsrt | n/a | - | 94.00 |'
+    data = json.load(open(paths['json']))
+    assert data['table'][2]['cls AUC'] is None  # NaN -> null in JSON
+    assert data['metrics']['teacher/node21/loc/mAP50'] == 10.0
+    rows = list(csv.DictReader(open(paths['csv'])))
+    assert rows[1] == {
+        'network': 'teacher',
+        'dataset': 'node21',
+        'cls AUC': '',
+        'loc mAP40': '12.0',
+        'seg Dice': ''
+    }
+    assert format_markdown(results_rows({})).count('\n') == 1

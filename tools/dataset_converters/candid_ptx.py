@@ -1,0 +1,13 @@
+# Copyright (c) fx_mm contributors. All rights reserved.
+"""Convert CANDID-PTX (pneumothorax label, boxes, masks) to COCO json.
+
+    python tools/dataset_converters/candid_ptx.py DATA_ROOT --out-dir OUT
+
+Reads DATA_ROOT with the fx_mm loader (the files training reads) and writes
+``OUT/candid_ptx_<task>.json`` and ``OUT/candid_ptx_<task>_<split>.txt``;
+``--help`` lists the tasks, splits and options. See docs/datasets.md.
+"""
+from fx_mm.datasets.converters import main
+
+if __name__ == '__main__':
+    main('candid_ptx')
