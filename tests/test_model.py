@@ -132,3 +132,49 @@ def test_single_network_checkpoint_fills_the_teacher(setup):
     target.load_state_dict(both, strict=True)
     name = 'backbone.patch_embed.projection.weight'
     assert not target.teacher.state_dict()[name].any()
+
+
+@pytest.mark.parametrize('task', ['cls', 'loc', 'seg'])
+def test_predictions_feed_the_libraries_visualizers(setup, task, tmp_path):
+    """mmpretrain's / mmdet's / mmseg's own visualizers draw fx_mm's
+    predictions (fx_mm's FXVisualizer adds multi-label masks and bars)."""
+    import numpy as np
+    from mmdet.visualization import DetLocalVisualizer
+    from mmpretrain.visualization import UniversalVisualizer
+    from mmseg.visualization import SegLocalVisualizer
+    cfg, model, batches = setup
+    model.eval()
+    data = model.data_preprocessor(batches[('phantom_b', task)], False)
+    with torch.no_grad():
+        sample = model(**data, mode='predict')[0]
+    height, width = sample.ori_shape
+    image = np.full((height, width, 3), 40, dtype=np.uint8)
+    name = f'lib_vis_{task}'
+    if task == 'cls':
+        vis = UniversalVisualizer(name=name)
+        drawn = vis.visualize_cls(
+            image, sample, classes=['opacity', 'cardiomegaly'])
+    elif task == 'loc':
+        vis = DetLocalVisualizer(name=name)
+        vis.dataset_meta = dict(classes=('opacity', ))
+        vis.add_datasample(
+            'loc', image, sample, draw_gt=False, pred_score_thr=0.0)
+        drawn = vis.get_image()
+    else:
+        vis = SegLocalVisualizer(name=name, alpha=0.5)
+        vis.dataset_meta = dict(
+            classes=('background', 'left_clavicle'),
+            palette=[[0, 0, 0], [255, 0, 0]])
+        # mmseg draws one label map: the first channel of the binary stack
+        first = sample.clone()
+        first.pred_sem_seg.data = sample.pred_sem_seg.data[:1]
+        vis.add_datasample('seg', image, first, draw_gt=False)
+        drawn = vis.get_image()
+    assert drawn.shape == image.shape
+    if task == 'cls':
+        drew = True  # the class names and scores are written on the image
+    elif task == 'loc':
+        drew = len(sample.pred_instances) > 0
+    else:
+        drew = bool(sample.pred_sem_seg.data[0].any())
+    assert (drawn != image).any() == drew

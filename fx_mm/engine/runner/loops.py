@@ -38,14 +38,14 @@ class SlotPhaseState:
 
 
 class CycleLength:
-    """Stands for the train dataloader between phases: mmengine asks
-    ``len(runner.train_dataloader)`` for the length of an "epoch" (e.g. to
-    build schedulers), and one epoch here is one cycle."""
+    """Stands for a loop's dataloader where the loop iterates several:
+    mmengine asks ``len(loop.dataloader)`` for the length of an "epoch"
+    (schedulers, the log's ``[i/N]`` and eta). One train epoch here is one
+    cycle; one val/test epoch is every selected slot's loader."""
 
-    dataset = None
-
-    def __init__(self, iters_per_cycle: int) -> None:
+    def __init__(self, iters_per_cycle: int, dataset=None) -> None:
         self.iters_per_cycle = iters_per_cycle
+        self.dataset = dataset
 
     def __len__(self) -> int:
         return self.iters_per_cycle
@@ -438,6 +438,9 @@ class MultiSlotValLoop(BaseLoop):
         metrics: Dict[str, float] = {}
         previous = self._model.predict_on
         networks = self._networks()
+        self.dataloader = CycleLength(
+            sum(len(self.slot_loaders[k]) for k in selected),
+            self.slot_loaders[selected[0]].dataset if selected else None)
         for network in networks:
             self._model.predict_on = network
             network_metrics = self._run_network(selected)
