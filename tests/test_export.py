@@ -119,7 +119,7 @@ def test_onnx_export(trained):
     out = str(tmp / 'phantom_a.onnx')
     argv = [
         config, path, '--format', 'onnx', '--dataset', 'phantom_a', '--shape',
-        str(SIZE), '--out', out
+        str(SIZE), '--batch-size', '2', '--out', out
     ]
     if importlib.util.find_spec('onnx') is None:
         with pytest.raises(RuntimeError, match='needs the "onnx" package'):
