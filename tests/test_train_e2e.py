@@ -5,7 +5,9 @@ student and teacher, slot checkpoints, and `--resume auto`."""
 import csv
 import glob
 import json
+import os
 import re
+import socket
 import subprocess
 import sys
 
@@ -82,6 +84,38 @@ def test_one_full_cycle_all_tasks(tmp_path):
     assert len(csv_rows) == 4
     md = (test_dir / 'results.md').read_text()
     assert md.count('\n') == 2 + 4
+
+    # tools/dist_test.sh: 2 gloo processes give the numbers of one process
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    dist_dir = tmp_path / 'dist_test'
+    proc = subprocess.run([
+        'bash', 'tools/dist_test.sh', config,
+        open(tmp_path / 'last_checkpoint').read().strip(), '2',
+        '--work-dir',
+        str(dist_dir), '--model-key', 'teacher', 'student'
+    ],
+                          cwd=REPO_ROOT,
+                          env=dict(
+                              os.environ,
+                              FX_PYTHON=sys.executable,
+                              PORT=str(port),
+                              OMP_NUM_THREADS='1'),
+                          capture_output=True,
+                          text=True,
+                          timeout=1200)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-5000:]
+    dist = json.loads((dist_dir / 'results.json').read_text())['metrics']
+    single = table['metrics']
+    assert dist.keys() == single.keys()
+    for key, value in single.items():
+        if value is None:  # undefined (NaN) in both
+            assert dist[key] is None, key
+        else:
+            # per-rank batches differ in size: allow float noise only
+            assert abs(dist[key] - value) < 1e-3, (key, value, dist[key])
 
 
 def test_resume_auto_restores_the_iteration(tmp_path):

@@ -1,6 +1,6 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
 import copy
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -120,6 +120,12 @@ class FoundationX(BaseModel):
             disables it. Defaults to 0.
         predict_on (str): ``'teacher'`` or ``'student'``: which network
             ``predict`` uses. Defaults to ``'teacher'`` when a teacher exists.
+        frozen_modules (Sequence[str]): Student submodules frozen for the
+            whole run (e.g. ``('backbone', 'seg_branch.bottleneck')`` to
+            finetune only a head): ``requires_grad=False`` from the start
+            and kept in eval mode (BatchNorm statistics and dropout fixed)
+            by :meth:`train`. The optimizer constructor leaves them out.
+            Defaults to ``()``.
     """
 
     def __init__(self,
@@ -132,6 +138,7 @@ class FoundationX(BaseModel):
                  task_weight: float = 1.0,
                  consistency_weight: float = 0.0,
                  predict_on: Optional[str] = None,
+                 frozen_modules: Sequence[str] = (),
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         if data_preprocessor is None:
             data_preprocessor = dict(type='MultiTaskDataPreprocessor')
@@ -154,6 +161,22 @@ class FoundationX(BaseModel):
         self.consistency_weight = consistency_weight
         self.predict_on = predict_on or ('teacher'
                                          if with_teacher else 'student')
+        self.frozen_modules = self._freeze(frozen_modules)
+
+    def _freeze(self, names: Sequence[str]) -> Tuple[str, ...]:
+        """Check and freeze the student submodules ``names``."""
+        if isinstance(names, str):
+            names = (names, )
+        for name in names:
+            try:
+                module = self.student.get_submodule(name)
+            except AttributeError:
+                children = [n for n, _ in self.student.named_children()]
+                raise ValueError(
+                    f'frozen_modules: the student has no submodule {name!r} '
+                    f'(top-level: {children})') from None
+            module.requires_grad_(False)
+        return tuple(names)
 
     # ------------------------------------------------------------------
     def init_weights(self) -> None:
@@ -181,6 +204,8 @@ class FoundationX(BaseModel):
         super().train(mode)
         if self.teacher is not None:
             self.teacher.eval()
+        for name in self.frozen_modules:
+            self.student.get_submodule(name).eval()
         return self
 
     @property

@@ -22,6 +22,9 @@ class FXOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     The teacher is never optimised. Every student parameter must be
     trainable when the optimizer is built (mmengine would silently leave a
     frozen one out forever): freeze later, with :class:`LockReleaseHook`.
+    The exception are the model's ``frozen_modules`` (frozen for the whole
+    run, e.g. a head-only finetune): their parameters are left out of the
+    optimizer.
 
     ``paramwise_cfg`` accepts mmengine's keys plus
     ``lr_mults=dict(backbone=0.1, cls_branch=0.1)`` (prefixes of the
@@ -47,15 +50,27 @@ class FXOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         if is_model_wrapper(model):
             model = model.module
         student = getattr(model, 'student', model)
-        frozen = [n for n, p in student.named_parameters()
-                  if not p.requires_grad]
+        kept_frozen = tuple(getattr(model, 'frozen_modules', ()))
+        frozen = [
+            n for n, p in student.named_parameters()
+            if not p.requires_grad and not any(
+                n.startswith(m + '.') for m in kept_frozen)
+        ]
         if frozen:
             raise ValueError(
                 f'{len(frozen)} student parameters are frozen when the '
                 f'optimizer is built (first: {frozen[:3]}); they would never '
                 'be trained. Build the optimizer with everything trainable '
-                'and freeze per phase with LockReleaseHook.')
+                'and freeze per phase with LockReleaseHook, or list the '
+                "module in the model's frozen_modules.")
         optim_wrapper = super().__call__(student)
+        if kept_frozen:
+            # mmengine adds frozen parameters as groups of their own
+            groups = optim_wrapper.optimizer.param_groups
+            groups[:] = [
+                g for g in groups
+                if any(p.requires_grad for p in g['params'])
+            ]
         names = {id(p): n for n, p in student.named_parameters()}
         for group in optim_wrapper.optimizer.param_groups:
             mults = {self.lr_mult(names[id(p)]) for p in group['params']}

@@ -289,6 +289,7 @@ class CyclicLockReleaseLoop(BaseLoop):
             task=slot['task'])
         self.runner.message_hub.update_info(
             'fx_slot', dict(asdict(self.state), num_slots=len(self.slots)))
+        self._forget_other_slot_losses()
         self.runner.logger.info(
             f'cycle {cycle + 1}/{self.max_cycles} | slot {slot_index + 1}/'
             f'{len(self.slots)} {slot["name"]} | {phase} phase: '
@@ -305,6 +306,20 @@ class CyclicLockReleaseLoop(BaseLoop):
             if self.stop_training:
                 break
         self.dataloader = CycleLength(self._iters_per_cycle)
+
+    def _forget_other_slot_losses(self) -> None:
+        """Drop the loss histories of earlier phases from the message hub.
+
+        mmengine's log processor averages every ``train/*`` scalar over a
+        window of recent iterations; across a slot change that would mix
+        (and keep printing) another task's losses. Learning rates and
+        timings are kept.
+        """
+        scalars = self.runner.message_hub.log_scalars
+        for key in [k for k in scalars if k.startswith('train/')]:
+            name = key[len('train/'):]
+            if 'loss' in name or name == 'grad_norm':
+                scalars.pop(key)
 
     def run_iter(self, data_batch) -> None:
         batch_idx = self.state.phase_iter
@@ -449,6 +464,16 @@ class MultiSlotValLoop(BaseLoop):
                 if len(networks) == 1:
                     metrics[key] = value
         self._model.predict_on = previous
+        # mmengine logs every `val/*` scalar the message hub holds; drop the
+        # previous validations' values so that slots not evaluated now are
+        # not logged again with stale numbers
+        # (metric keys have a dataset/task path; `val/time` etc. stay)
+        scalars = self.runner.message_hub.log_scalars
+        for key in [
+                k for k in scalars
+                if k.startswith(f'{stage}/') and k.count('/') > 1
+        ]:
+            scalars.pop(key)
         self.runner.call_hook(f'after_{stage}_epoch', metrics=metrics)
         self.runner.call_hook(f'after_{stage}')
         return metrics

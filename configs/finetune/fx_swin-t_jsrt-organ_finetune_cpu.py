@@ -1,0 +1,31 @@
+# CPU-sized variant of fx_swin-b_jsrt-organ_finetune.py: the small Foundation
+# X (Swin-T layout at reduced width, 64-channel UperNet; the sizes of
+# configs/_base_/models/foundation_x_swin-t.py), e.g. finetuning a checkpoint
+# of configs/foundation_x/fx_swin-t_jsrt_multitask.py.
+#
+#   FX_CHECKPOINT=work_dirs/fx_swin-t_jsrt_multitask/iter_N.pth \
+#   FX_JSRT_ROOT=../shared/data/jsrt python tools/train.py \
+#       configs/finetune/fx_swin-t_jsrt-organ_finetune_cpu.py
+_base_ = ['./fx_swin-b_jsrt-organ_finetune.py']
+
+max_epochs = 10
+model = dict(
+    backbone=dict(
+        embed_dims=32,
+        depths=[2, 2, 2, 2],
+        num_heads=[1, 2, 4, 8],
+        drop_path_rate=0.1),
+    seg_branch=dict(in_channels=[32, 64, 128, 256], channels=64))
+train_cfg = dict(max_cycles=max_epochs)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20),
+    dict(
+        type='CosineAnnealingLR',
+        by_epoch=True,
+        begin=0,
+        end=max_epochs,
+        T_max=max_epochs,
+        eta_min=1e-6),
+]
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
+env_cfg = dict(dist_cfg=dict(backend='gloo'))

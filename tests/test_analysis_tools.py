@@ -1,0 +1,138 @@
+# Copyright (c) fx_mm contributors. All rights reserved.
+"""tools/analysis_tools/plot_slots.py on a real (tiny, resumed) training
+run and tools/analysis_tools/benchmark.py at tiny settings."""
+import json
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import matplotlib.image as mpimg
+import pytest
+
+from fx_test_utils import REPO_ROOT, tiny_demo_config, write_config
+
+sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'analysis_tools'))
+import benchmark  # noqa: E402
+import plot_slots  # noqa: E402
+
+
+def run_train(config: str, *args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, 'tools/train.py', config, *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-5000:]
+    return output
+
+
+def tiny_two_slot_config(work_dir: str):
+    """phantom_a cls + seg, 8 images (4 train: lock 1 + release 2
+    iterations per slot at batch 2, so 6 iterations a cycle)."""
+    cfg = tiny_demo_config(
+        work_dir, num_images=8, image_size=64, max_cycles=1, batch_size=2)
+
+    def keep(slot):
+        return slot.dataset.variant == 'phantom_a' and \
+            slot.dataset.task in ('cls', 'seg')
+
+    for loop in (cfg.train_cfg, cfg.val_cfg, cfg.test_cfg):
+        loop.slots = [s for s in loop.slots if keep(s)]
+    cfg.val_evaluator = [
+        m for m in cfg.val_evaluator
+        if m.dataset_name == 'phantom_a' and m.type != 'DetectionMAP'
+    ]
+    cfg.test_evaluator = cfg.val_evaluator
+    # validate each slot right after training it, and all at cycle ends
+    cfg.train_cfg.val_interval = 1
+    cfg.train_cfg.val_scope = 'slots'
+    cfg.train_cfg.val_at_cycle_end = True
+    return cfg
+
+
+@pytest.fixture(scope='module')
+def trained_work_dir(tmp_path_factory):
+    """Cycle 1, then `--resume` into cycle 2: two timestamp dirs."""
+    work_dir = tmp_path_factory.mktemp('plot_run')
+    cfg = tiny_two_slot_config(str(work_dir))
+    config = write_config(cfg, str(work_dir / 'tiny.py'))
+    run_train(config)
+    run_train(config, '--resume', '--cfg-options', 'train_cfg.max_cycles=2')
+    return str(work_dir)
+
+
+def logged_values(work_dir: str, key: str) -> set:
+    """The values of `key` printed in the text logs (4 decimals)."""
+    values = set()
+    for run in plot_slots.find_run_dirs(work_dir):
+        name = osp.basename(run)
+        with open(osp.join(run, f'{name}.log')) as f:
+            values.update(re.findall(rf'{key}: ([\d.]+)', f.read()))
+    return values
+
+
+def test_plot_slots_reads_resumed_run(trained_work_dir, tmp_path):
+    runs = plot_slots.find_run_dirs(trained_work_dir)
+    assert len(runs) == 2
+    series, iters_per_cycle, used = plot_slots.load_run(trained_work_dir)
+    assert used == runs  # the resumed dir continues the first
+    assert iters_per_cycle == 6  # 2 slots x (1 lock + 2 release)
+    for network in ('student', 'teacher'):
+        dice = series[(network, 'phantom_a', 'seg', 'Dice')]
+        # seg validated after its slot (end of each cycle); the cls-slot
+        # validations in between re-log the old seg value (stale copies)
+        assert sorted(dice) == [6, 12]
+        printed = logged_values(trained_work_dir,
+                                f'{network}/phantom_a/seg/Dice')
+        assert {f'{v:.4f}' for v in dice.values()} <= printed
+        # the cls slot is validated after iteration 3 of each cycle
+        assert min(series[(network, 'phantom_a', 'cls', 'AUC')]) == 3
+
+    out = str(tmp_path / 'curves.png')
+    assert plot_slots.main([trained_work_dir, '--out', out]) == out
+    image = mpimg.imread(out)
+    # 2 panels (phantom_a cls, phantom_a seg) side by side at 100 dpi
+    assert image.shape[:2] == (320, 840)
+    assert os.path.getsize(out) > 10_000
+
+
+def test_plot_slots_without_metrics(trained_work_dir, tmp_path):
+    # a run dir holding only the training records of the real run
+    first = plot_slots.find_run_dirs(trained_work_dir)[0]
+    records = plot_slots.read_scalars(
+        osp.join(first, 'vis_data', 'scalars.json'))
+    train_only = [r for r in records if not plot_slots.val_points(r)]
+    assert train_only and len(train_only) < len(records)
+    vis = tmp_path / 'work' / '20260101_000000' / 'vis_data'
+    vis.mkdir(parents=True)
+    (vis / 'scalars.json').write_text(''.join(
+        json.dumps(r) + '\n' for r in train_only))
+    with pytest.raises(ValueError, match='no validation metrics found'):
+        plot_slots.main([str(tmp_path / 'work')])
+    with pytest.raises(ValueError, match='TASK/METRIC'):
+        plot_slots.main([trained_work_dir, '--metrics', 'Dice'])
+
+
+def test_benchmark_prints_three_sections(tmp_path, capsys):
+    cfg = tiny_demo_config(str(tmp_path), num_images=8, image_size=64)
+    config = write_config(cfg, str(tmp_path / 'tiny.py'))
+    out = tmp_path / 'bench.md'
+    report = benchmark.main([
+        config, '--iters', '1', '--warmup', '0', '--shape', '64',
+        '--tasks', 'cls', 'seg', '--data-images', '2', '--num-workers', '0',
+        '--slot-samples', '100', '--out', str(out)
+    ])
+    for section in ('### (a)', '### (b)', '### (c)'):
+        assert section in report
+    # one row per task in each table
+    for task in ('cls', 'seg'):
+        assert len(re.findall(rf'^\| {task} \|', report, re.M)) == 3
+    # (b): 100 samples, batch 2 -> ceil(50/2) + ceil(100/2) iterations
+    assert '| cls | 100 | 25 + 50 |' in report
+    written = out.read_text()
+    assert written.startswith('\n## Efficiency benchmark (CPU')
+    assert report in written
