@@ -46,7 +46,7 @@ from types import SimpleNamespace
 from typing import Dict, List, Optional, Sequence
 
 import torch
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import Config, ConfigDict
 from mmengine.logging import MMLogger
 
 from fx_mm.engine.hooks import LockReleaseHook, MeanTeacherHook
@@ -54,12 +54,10 @@ from fx_mm.engine.runner.loops import SlotPhaseState
 from fx_mm.engine.runner.slot_data import (build_phase_dataloader,
                                            phase_num_iters)
 from fx_mm.registry import DATASETS, MODELS
-from fx_mm.utils import register_all_modules
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import benchmark_overhead  # noqa: E402
 
-TASKS = benchmark_overhead.TASKS
 SWITCH_TARGET = 1.0  # percent of a slot's time
 DATA_TARGET = 2.0  # data images/s over model images/s
 
@@ -68,23 +66,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Step-time ratio, lock-release overhead and data '
         'throughput of an fx_mm training config')
-    parser.add_argument('config', help='fx_mm config with a FoundationX')
+    # config, --iters/--warmup (of (a) and (b)), --shape, --batch-size,
+    # --tasks, --device, --seed, --cfg-options
+    benchmark_overhead.add_step_args(parser)
     parser.add_argument(
         '--data-config',
         help='config whose train slots give the data of (b) and (c), e.g. '
         'configs/_base_/datasets/jsrt.py; defaults to CONFIG\'s')
     parser.add_argument(
         '--data-root', help='override the data_root of those datasets')
-    parser.add_argument(
-        '--iters', type=int, default=10,
-        help='timed repetitions of (a) and (b)')
-    parser.add_argument(
-        '--warmup', type=int, default=2, help='untimed repetitions first')
-    parser.add_argument(
-        '--shape', type=int, default=224, help='square input size')
-    parser.add_argument('--batch-size', type=int, default=2)
-    parser.add_argument(
-        '--tasks', nargs='+', default=list(TASKS), choices=TASKS)
     parser.add_argument(
         '--slot-samples',
         type=int,
@@ -101,19 +91,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='workers of (c); defaults to the data config\'s train '
         'loader / slot setting')
     parser.add_argument(
-        '--device',
-        default='cuda' if torch.cuda.is_available() else 'cpu',
-        help='cpu or cuda. Defaults to cuda when available')
-    parser.add_argument(
         '--out',
         help='append the tables with the machine description to this '
         'Markdown file (e.g. docs/benchmarks.md)')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of CONFIG, key=value pairs')
     return parser.parse_args(argv)
 
 
@@ -359,16 +339,7 @@ def data_table(slots: Dict[str, dict], model_ips: Dict[str, float],
 
 def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
-    if args.iters < 1:
-        raise ValueError('--iters must be >= 1')
-    if 'seg' in args.tasks and args.batch_size < 2:
-        raise ValueError('--batch-size must be >= 2 for seg: the UperNet '
-                         'pooling branch (1x1 BatchNorm) needs 2 samples')
-    MMLogger.get_instance('fx_mm_tools', log_level='WARNING')
-    register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = benchmark_overhead.load_config(args)
     data_cfg = Config.fromfile(args.data_config) if args.data_config \
         else None
     train_cfg = cfg.get('train_cfg') or ConfigDict()

@@ -63,9 +63,8 @@ SINGLE_TASK_NAMES = dict(
 TARGET_RATIO = 1.05
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description='Train-step time of FoundationX vs single-task models')
+def add_step_args(parser: argparse.ArgumentParser) -> None:
+    """The options of a train-step timing (shared with benchmark.py)."""
     parser.add_argument('config', help='fx_mm config with a FoundationX')
     parser.add_argument(
         '--iters', type=int, default=10, help='timed repetitions')
@@ -80,6 +79,35 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--device',
         default='cuda' if torch.cuda.is_available() else 'cpu',
         help='cpu or cuda. Defaults to cuda when available')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value pairs')
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """Check the timing options and read the config (with fx_mm's modules
+    registered and the per-parameter initialisation log silenced)."""
+    if args.iters < 1:
+        raise ValueError('--iters must be >= 1')
+    if 'seg' in args.tasks and args.batch_size < 2:
+        raise ValueError('--batch-size must be >= 2 for seg: the UperNet '
+                         'pooling branch (1x1 BatchNorm) needs 2 samples')
+    # keep the initialisation log of every parameter out of the report
+    MMLogger.get_instance('fx_mm_tools', log_level='WARNING')
+    register_all_modules()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Train-step time of FoundationX vs single-task models')
+    add_step_args(parser)
     parser.add_argument(
         '--consistency-weight',
         type=float,
@@ -90,12 +118,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--out',
         help='append the table with the machine description to this '
         'Markdown file (e.g. docs/benchmarks.md)')
-    parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value pairs')
     return parser.parse_args(argv)
 
 
@@ -451,17 +473,7 @@ def machine_info(device: str) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
-    if args.iters < 1:
-        raise ValueError('--iters must be >= 1')
-    if 'seg' in args.tasks and args.batch_size < 2:
-        raise ValueError('--batch-size must be >= 2 for seg: the UperNet '
-                         'pooling branch (1x1 BatchNorm) needs 2 samples')
-    # keep the initialisation log of every parameter out of the report
-    MMLogger.get_instance('fx_mm_tools', log_level='WARNING')
-    register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args)
     results, weight = run_benchmark(cfg, args.tasks, args.shape,
                                     args.batch_size, args.iters, args.warmup,
                                     args.device, args.consistency_weight,
