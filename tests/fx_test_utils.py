@@ -1,6 +1,9 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
 """Small real configs for the tests (built from the shipped configs)."""
 import os.path as osp
+import socket
+import subprocess
+import sys
 
 from mmengine.config import Config
 
@@ -52,3 +55,24 @@ def set_hook(cfg: Config, hook_type: str, **kwargs) -> None:
             cfg.custom_hooks[k] = hook
             return
     cfg.custom_hooks.append(hook)
+
+
+def run_train(config: str, *args: str, timeout: int = 1200) -> str:
+    """Run ``tools/train.py CONFIG ARGS`` in a subprocess; assert success
+    and return its output (stdout + stderr)."""
+    proc = subprocess.run(
+        [sys.executable, 'tools/train.py', config, *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-5000:]
+    return output
+
+
+def free_port() -> int:
+    """A free TCP port on localhost (for torch.distributed rendezvous)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]

@@ -5,29 +5,16 @@ import json
 import os
 import os.path as osp
 import re
-import subprocess
 import sys
 
 import matplotlib.image as mpimg
 import pytest
 
-from fx_test_utils import REPO_ROOT, tiny_demo_config, write_config
+from fx_test_utils import REPO_ROOT, run_train, tiny_demo_config, write_config
 
 sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'analysis_tools'))
 import benchmark  # noqa: E402
 import plot_slots  # noqa: E402
-
-
-def run_train(config: str, *args: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, 'tools/train.py', config, *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output[-5000:]
-    return output
 
 
 def tiny_two_slot_config(work_dir: str):
@@ -60,8 +47,13 @@ def trained_work_dir(tmp_path_factory):
     work_dir = tmp_path_factory.mktemp('plot_run')
     cfg = tiny_two_slot_config(str(work_dir))
     config = write_config(cfg, str(work_dir / 'tiny.py'))
-    run_train(config)
-    run_train(config, '--resume', '--cfg-options', 'train_cfg.max_cycles=2')
+    run_train(config, timeout=600)
+    run_train(
+        config,
+        '--resume',
+        '--cfg-options',
+        'train_cfg.max_cycles=2',
+        timeout=600)
     return str(work_dir)
 
 

@@ -4,7 +4,6 @@ trains through the lock and release phases of a cls, a loc and a seg slot,
 and student and teacher stay bit-identical on both ranks."""
 import os
 import re
-import socket
 import subprocess
 import sys
 
@@ -14,13 +13,7 @@ import torch.multiprocessing as mp
 
 from fx_mm.engine.hooks import check_rank_consistency
 from fx_mm.utils import load_fx_checkpoint
-from fx_test_utils import REPO_ROOT, tiny_demo_config, write_config
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+from fx_test_utils import REPO_ROOT, free_port, tiny_demo_config, write_config
 
 
 def test_dist_train_two_cpu_ranks_stay_identical(tmp_path):

@@ -4,27 +4,13 @@ lock phase continues exactly: N iterations straight and k + resume to N
 give bit-identical student and teacher weights (chained slurm jobs depend
 on it)."""
 import os.path as osp
-import subprocess
-import sys
 
 import torch
 
 from fx_mm.engine.runner.slot_data import phase_num_iters
 from fx_mm.registry import DATASETS
 from fx_mm.utils import load_fx_checkpoint
-from fx_test_utils import REPO_ROOT, tiny_demo_config, write_config
-
-
-def run_train(config: str, *args: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, 'tools/train.py', config, *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1200)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output[-5000:]
-    return output
+from fx_test_utils import run_train, tiny_demo_config, write_config
 
 
 def test_resume_mid_lock_phase_is_bit_exact(tmp_path):

@@ -12,14 +12,14 @@ import os
 import os.path as osp
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 
 import pytest
 import torch
-from fx_test_utils import REPO_ROOT, set_hook, tiny_demo_config, write_config
+from fx_test_utils import (REPO_ROOT, free_port, set_hook, tiny_demo_config,
+                           write_config)
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import save_checkpoint
@@ -208,9 +208,7 @@ class RankPoisonHook(Hook):
 def test_nan_guard_skips_on_every_rank_under_ddp(tmp_path):
     """Only rank 0's batch is NaN: both ranks skip the step and stay
     identical (gloo DDP on CPU through tools/dist_train.sh)."""
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     (tmp_path / 'rank_poison_hook.py').write_text(RANK_POISON_HOOK)
     cfg = small_config(str(tmp_path / 'work'), num_images=16)
     cfg.custom_imports = dict(imports=['rank_poison_hook'])

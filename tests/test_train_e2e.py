@@ -7,26 +7,14 @@ import glob
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 
 import torch
 
 from fx_mm.utils import load_fx_checkpoint
-from fx_test_utils import REPO_ROOT, tiny_demo_config, write_config
-
-
-def run_train(config: str, *args: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, 'tools/train.py', config, *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1200)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output[-5000:]
-    return output
+from fx_test_utils import (REPO_ROOT, free_port, run_train, tiny_demo_config,
+                           write_config)
 
 
 def test_one_full_cycle_all_tasks(tmp_path):
@@ -86,9 +74,7 @@ def test_one_full_cycle_all_tasks(tmp_path):
     assert md.count('\n') == 2 + 4
 
     # tools/dist_test.sh: 2 gloo processes give the numbers of one process
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     dist_dir = tmp_path / 'dist_test'
     proc = subprocess.run([
         'bash', 'tools/dist_test.sh', config,
