@@ -43,6 +43,8 @@ def scores(tmp_path_factory):
     root = tmp_path_factory.mktemp('demo_learns')
     data_root = str(root / 'data')
     untrained = build_runner(str(root / 'untrained'), data_root, 'untrained')
+    # the weights training starts from (Runner.test() skips init_weights)
+    untrained.model.init_weights()
     before = task_scores(untrained.test())
     trained = build_runner(str(root / 'trained'), data_root, 'trained')
     trained.train()

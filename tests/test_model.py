@@ -134,6 +134,26 @@ def test_single_network_checkpoint_fills_the_teacher(setup):
     assert not target.teacher.state_dict()[name].any()
 
 
+def test_a_built_model_holds_no_uninitialised_memory(setup):
+    """mmengine's Runner.test() evaluates a model without init_weights()
+    when no checkpoint is loaded, so construction alone must give finite,
+    seed-determined weights. Freed NaN blocks of every parameter's size are
+    left in the allocator first: a parameter made from uninitialised memory
+    (as mmdet's DINO makes its level embedding) picks them up."""
+    cfg = setup[0]
+    sizes = {p.numel() for p in setup[1].parameters()}
+    bait = [torch.full((n, ), float('nan')) for n in sizes for _ in range(8)]
+    del bait
+    states = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        states.append(MODELS.build(cfg.model).state_dict())
+    for key, value in states[0].items():
+        if value.is_floating_point():
+            assert torch.isfinite(value).all(), f'{key} is not finite'
+        assert torch.equal(value, states[1][key]), f'{key} differs per build'
+
+
 @pytest.mark.parametrize('task', ['cls', 'loc', 'seg'])
 def test_predictions_feed_the_libraries_visualizers(setup, task, tmp_path):
     """mmpretrain's / mmdet's / mmseg's own visualizers draw fx_mm's

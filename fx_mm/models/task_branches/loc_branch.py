@@ -154,8 +154,13 @@ class MultiDatasetDINO(BaseModule):
             raise ValueError(
                 'positional_encoding.num_feats must be embed_dims / 2, got '
                 f'{self.positional_encoding.num_feats} and {self.embed_dims}')
+        # Initialised here as well as in init_weights: mmdet leaves it as
+        # uninitialised memory until init_weights, and a model evaluated
+        # without training or a checkpoint (mmengine's Runner.test does not
+        # call init_weights) then predicts from whatever the allocator held,
+        # non-finite values included.
         self.level_embed = nn.Parameter(
-            torch.Tensor(num_feature_levels, self.embed_dims))
+            normal_(torch.empty(num_feature_levels, self.embed_dims)))
         self.decoders = nn.ModuleDict({
             name: DINODatasetDecoder(
                 num_classes=num_classes,
