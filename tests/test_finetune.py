@@ -303,3 +303,39 @@ def test_run_fewshot_tables(fx_checkpoint, jsrt_root, tmp_path):
             for i in fewshot.select_images(len(names), shots, 0, 0)
         ]
         assert selection[f'{shots}/0'] == expected
+
+
+def test_loc_finetune_loads_the_shared_detr_part(fx_checkpoint, tmp_path):
+    """The VinDr-CXR organ loc config loads the backbone and the shared
+    DINO part (neck, level embeddings, encoder) from the checkpoint's
+    teacher; the new dataset's decoder keeps DINO's initialisation."""
+    path, teacher, student = fx_checkpoint
+    cfg = finetune_cfg(
+        path,
+        str(tmp_path),
+        config=osp.join(FT_DIR, 'fx_swin-b_vindr-cxr-organ-loc_finetune.py'))
+    # the tiny checkpoint's sizes, the config's loading and heads
+    tiny = tiny_demo_config(str(tmp_path)).model
+    for key in ('backbone', 'loc_branch'):
+        sizes = tiny[key].to_dict()
+        sizes.update(init_cfg=cfg.model[key].init_cfg)
+        if key == 'loc_branch':
+            sizes.update(datasets=cfg.model.loc_branch.datasets)
+        cfg.model[key] = sizes
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    loaded = model.student.state_dict()
+    shared = shared_keys(loaded, ('backbone.', 'loc_branch.neck.',
+                                  'loc_branch.encoder.',
+                                  'loc_branch.level_embed'))
+    assert 'loc_branch.level_embed' in shared
+    assert len(shared) > 100
+    for key in shared:
+        assert torch.equal(loaded[key], teacher[key]), key
+        # the teacher, not the student
+        if loaded[key].dtype.is_floating_point:
+            assert not torch.equal(loaded[key], student[key]), key
+    new_decoder = model.student.loc_branch.decoders['chexmask_vindr_cxr']
+    bias = new_decoder.bbox_head.cls_branches[0].bias
+    assert torch.allclose(bias, torch.full_like(bias, -4.59512), atol=1e-4)

@@ -2,6 +2,8 @@
 """FoundationX on real mmdet/mmseg/mmpretrain modules at CPU sizes."""
 import pytest
 import torch
+from mmcv.ops import MultiScaleDeformableAttention
+from mmengine.model import bias_init_with_prob
 from mmengine.optim import build_optim_wrapper
 
 from fx_mm.registry import DATASETS, MODELS
@@ -132,6 +134,32 @@ def test_single_network_checkpoint_fills_the_teacher(setup):
     target.load_state_dict(both, strict=True)
     name = 'backbone.patch_embed.projection.weight'
     assert not target.teacher.state_dict()[name].any()
+
+
+def test_init_weights_reaches_every_dataset_head(setup):
+    """The per-dataset heads sit in ModuleDicts: init_weights must reach
+    them (a torch ModuleDict stops mmengine's recursion), and DINO's
+    xavier must not overwrite the deformable attentions' own init."""
+    model = setup[1].student
+    prior = bias_init_with_prob(0.01)
+    for dataset, unit in model.loc_branch.decoders.items():
+        head = unit.bbox_head
+        for branch in head.cls_branches:
+            assert torch.allclose(branch.bias, torch.full_like(
+                branch.bias, prior)), dataset
+        for branch in head.reg_branches:
+            assert not branch[-1].weight.any(), dataset
+    attentions = [
+        m for m in model.loc_branch.modules()
+        if isinstance(m, MultiScaleDeformableAttention)
+    ]
+    assert len(attentions) == 2 + 2 * 2  # encoder + 2 decoders, 2 layers
+    for attention in attentions:
+        assert not attention.sampling_offsets.weight.any()
+        assert not attention.attention_weights.weight.any()
+    for dataset, head in model.cls_branch.heads.items():
+        # mmpretrain's Normal(std=0.01) init of its linear heads
+        assert head.fc.weight.std() < 0.02 and not head.fc.bias.any()
 
 
 def test_a_built_model_holds_no_uninitialised_memory(setup):

@@ -1,10 +1,11 @@
 # Finetune Foundation X (Swin-B) on VinDr-CXR organ localization: one box per
 # organ (Left Lung, Right Lung, Heart) computed from the CheXmask masks
-# (CheXmaskDataset, task='loc'). The backbone comes from the Foundation X
-# checkpoint; the DINO encoder and the new dataset decoder start from their
-# own initialisation (MultiDatasetDINO.init_weights re-initialises the
-# encoder after `init_cfg`, so a `Pretrained` on loc_branch would be
-# overwritten: backbone only). Head-only variant: *_head-only.py.
+# (CheXmaskDataset, task='loc'). The backbone and the shared DINO part (input
+# projections, level embeddings, deformable encoder) come from the Foundation
+# X checkpoint; the new dataset's decoder starts from DINO's initialisation
+# (a decoder of the same name and shape in the checkpoint would be loaded;
+# the pretraining datasets' decoders are reported and skipped).
+# Head-only variant: *_head-only.py.
 # CheXmask's VinDr-CXR.csv has no split: fx_splits/VinDr-CXR_{train,val,
 # test}.csv (seeded 80/10/10 by image, docs/finetune.md).
 _base_ = [
@@ -32,7 +33,11 @@ model = dict(
     cls_branch=None,
     seg_branch=None,
     loc_branch=dict(
-        datasets=dict(_delete_=True, chexmask_vindr_cxr=len(box_classes))))
+        datasets=dict(_delete_=True, chexmask_vindr_cxr=len(box_classes)),
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint=fx_checkpoint,
+            prefix=fx_network + '.loc_branch.')))
 
 chexmask_splits = {
     split: dict(ann_file=f'fx_splits/VinDr-CXR_{split}.csv')

@@ -2,9 +2,8 @@
 from typing import Dict, List, Sequence, Tuple, Union
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model import BaseModule
+from mmengine.model import BaseModule, ModuleDict
 from torch import Tensor
 
 from fx_mm.registry import MODELS
@@ -54,7 +53,9 @@ class MultiDatasetClsBranch(BaseModule):
         self.loss_weight = loss_weight
         self.neck = build_in_scope(neck, 'mmpretrain')
         self.specs = {name: _head_spec(s) for name, s in datasets.items()}
-        self.heads = nn.ModuleDict()
+        # mmengine's ModuleDict: BaseModule.init_weights reaches the heads
+        # (a torch ModuleDict would stop it; the heads keep torch's init)
+        self.heads = ModuleDict()
         for name, spec in self.specs.items():
             head_type = 'MultiLabelLinearClsHead' if spec['multi_label'] \
                 else 'LinearClsHead'

@@ -21,7 +21,7 @@ from mmdet.models.layers import (CdnQueryGenerator,
                                  DinoTransformerDecoder,
                                  SinePositionalEncoding)
 from mmdet.models.utils import samplelist_boxtype2tensor
-from mmengine.model import BaseModule
+from mmengine.model import BaseModule, ModuleDict
 from torch import Tensor
 from torch.nn.init import normal_
 
@@ -32,6 +32,19 @@ try:
     from mmcv.ops import MultiScaleDeformableAttention
 except ImportError:  # pragma: no cover - mmcv without ops
     from mmcv.cnn.bricks.transformer import MultiScaleDeformableAttention
+
+
+def xavier_init_transformer(transformer: nn.Module) -> None:
+    """DINO's transformer initialisation: xavier on every weight matrix,
+    then the deformable attentions' own (zero sampling offsets on a grid
+    bias; they initialise themselves at construction, so xavier would
+    otherwise leave them overwritten)."""
+    for p in transformer.parameters():
+        if p.dim() > 1:
+            nn.init.xavier_uniform_(p)
+    for m in transformer.modules():
+        if isinstance(m, MultiScaleDeformableAttention):
+            m.init_weights()
 
 
 class DINODatasetDecoder(BaseModule):
@@ -86,13 +99,14 @@ class DINODatasetDecoder(BaseModule):
         self.dn_query_generator = CdnQueryGenerator(**dn_cfg)
 
     def init_weights(self) -> None:
-        """DINO's initialisation of its decoding part."""
+        """DINO's initialisation of its decoding part, then
+        :meth:`BaseModule.init_weights` (the DINOHead's, and a
+        ``Pretrained`` init_cfg last)."""
+        if not self.is_init:
+            xavier_init_transformer(self.decoder)
+            nn.init.xavier_uniform_(self.memory_trans_fc.weight)
+            nn.init.xavier_uniform_(self.query_embedding.weight)
         super().init_weights()
-        for p in self.decoder.parameters():
-            if p.dim() > 1:
-                nn.init.xavier_uniform_(p)
-        nn.init.xavier_uniform_(self.memory_trans_fc.weight)
-        nn.init.xavier_uniform_(self.query_embedding.weight)
 
 
 @MODELS.register_module()
@@ -161,7 +175,9 @@ class MultiDatasetDINO(BaseModule):
         # non-finite values included.
         self.level_embed = nn.Parameter(
             normal_(torch.empty(num_feature_levels, self.embed_dims)))
-        self.decoders = nn.ModuleDict({
+        # mmengine's ModuleDict: BaseModule.init_weights reaches each
+        # decoder's init_weights (and its DINOHead's) through it
+        self.decoders = ModuleDict({
             name: DINODatasetDecoder(
                 num_classes=num_classes,
                 decoder=decoder,
@@ -175,15 +191,19 @@ class MultiDatasetDINO(BaseModule):
         })
 
     def init_weights(self) -> None:
-        """DINO's initialisation of the shared part."""
+        """DINO's initialisation of the shared part.
+
+        mmdet's DINO applies xavier after ``BaseModule.init_weights``, which
+        would overwrite a ``Pretrained`` init_cfg (mmengine applies it last
+        in ``BaseModule.init_weights``). Here DINO's initialisation comes
+        first and a ``Pretrained`` init_cfg (e.g.
+        ``prefix='teacher.loc_branch.'``: the shared neck + encoder and the
+        decoders of datasets with the same name) wins.
+        """
+        if not self.is_init:
+            xavier_init_transformer(self.encoder)
+            normal_(self.level_embed)
         super().init_weights()
-        for p in self.encoder.parameters():
-            if p.dim() > 1:
-                nn.init.xavier_uniform_(p)
-        for m in self.modules():
-            if isinstance(m, MultiScaleDeformableAttention):
-                m.init_weights()
-        normal_(self.level_embed)
 
     @property
     def datasets(self) -> List[str]:
