@@ -1,6 +1,7 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
 """tools/analysis_tools/plot_slots.py on a real (tiny, resumed) training
-run and tools/analysis_tools/benchmark.py at tiny settings."""
+run, tools/analysis_tools/benchmark.py at tiny settings and
+tools/analysis_tools/multitask_ablation.py on a tiny two-task config."""
 import json
 import os
 import os.path as osp
@@ -14,6 +15,7 @@ from fx_test_utils import REPO_ROOT, run_train, tiny_demo_config, write_config
 
 sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'analysis_tools'))
 import benchmark  # noqa: E402
+import multitask_ablation  # noqa: E402
 import plot_slots  # noqa: E402
 
 
@@ -128,3 +130,73 @@ def test_benchmark_prints_three_sections(tmp_path, capsys):
     written = out.read_text()
     assert written.startswith('\n## Efficiency benchmark (CPU')
     assert report in written
+
+
+def test_single_task_config_keeps_one_task_and_its_budget(tmp_path):
+    # 12 phantoms -> 6 train images per slot, batch 2: a multi-task slot
+    # runs ceil(3/2) + ceil(6/2) = 5 iterations, a single-task slot
+    # ceil(9/2) = 5 as one release phase
+    cfg = tiny_demo_config(str(tmp_path), num_images=12, batch_size=2)
+    tasks = multitask_ablation.train_tasks(cfg)
+    assert tasks == ['cls', 'loc', 'seg']
+    total = 0
+    for task in tasks:
+        single = multitask_ablation.single_task_config(cfg, task)
+        for loop in (single.train_cfg, single.val_cfg, single.test_cfg):
+            assert {s.dataset.task for s in loop.slots} == {task}
+            assert len(loop.slots) == 2  # phantom_a and phantom_b
+        for evaluator in (single.val_evaluator, single.test_evaluator):
+            assert {multitask_ablation._metric_task(m)
+                    for m in evaluator} == {task}
+            assert len(evaluator) == 2
+        assert single.train_cfg.lock_fraction == 0
+        assert single.train_cfg.release_fraction == 1.5
+        total += multitask_ablation.train_iterations(single)
+    # the source config is left as it was
+    assert len(cfg.train_cfg.slots) == 6 and cfg.train_cfg.lock_fraction
+    assert multitask_ablation.train_iterations(cfg) == total == 6 * 5
+    with pytest.raises(ValueError, match="no 'cls' train slot"):
+        multitask_ablation.single_task_config(
+            multitask_ablation.single_task_config(cfg, 'seg'), 'cls')
+
+
+def test_multitask_ablation_trains_and_compares(tmp_path, capsys):
+    cfg = tiny_two_slot_config(str(tmp_path))
+    config = write_config(cfg, str(tmp_path / 'tiny.py'))
+    work_dir = tmp_path / 'ablation'
+    table = multitask_ablation.main([config, '--work-dir', str(work_dir)])
+    report = json.loads((work_dir / 'ablation.json').read_text())
+    runs = report['runs']
+    assert set(runs) == {'multi-task', 'single-task_cls', 'single-task_seg'}
+    # 4 train images, batch 2: (1 lock + 2 release) per slot or 3 release
+    assert runs['multi-task']['iterations'] == 6
+    assert runs['single-task_cls']['iterations'] == 3
+    for name, run in runs.items():
+        # a real checkpoint of the run's last iteration
+        assert run['checkpoint'].endswith(f'iter_{run["iterations"]}.pth')
+        assert osp.isfile(run['checkpoint'])
+    # the single-task runs tested their own task only
+    seg_only = json.loads(
+        (work_dir / 'single-task_seg' / 'results.json').read_text())
+    assert {row['cls AUC'] for row in seg_only['table']} == {None}
+    rows = report['rows']
+    assert {(r['task'], r['network']) for r in rows} == {
+        (t, n) for t in ('cls', 'seg') for n in ('teacher', 'student')}
+    for row in rows:
+        run = 'single-task_' + row['task']
+        metric = f'{row["network"]}/phantom_a/{row["task"]}/{row["metric"]}'
+        single = json.loads(
+            (work_dir / run / 'results.json').read_text())['metrics'][metric]
+        multi = json.loads((work_dir / 'multi-task' /
+                            'results.json').read_text())['metrics'][metric]
+        assert row['single_task'] == single and row['multi_task'] == multi
+        assert row['difference'] == pytest.approx(multi - single)
+    assert (work_dir / 'ablation.md').read_text().strip() == table
+    # --reuse reads the finished runs instead of training again
+    log = work_dir / 'multi-task' / 'train_stdout.log'
+    mtime = log.stat().st_mtime
+    capsys.readouterr()
+    again = multitask_ablation.main(
+        [config, '--work-dir', str(work_dir), '--reuse'])
+    assert again == table and log.stat().st_mtime == mtime
+    assert capsys.readouterr().out.count(': reusing ') == 3

@@ -1,0 +1,298 @@
+# Copyright (c) fx_mm contributors. All rights reserved.
+"""Multi-task vs single-task ablation of a Cyclic & Lock-Release config.
+
+Trains and tests, one after another, each through ``tools/train.py`` and
+``tools/test.py --model-key teacher student``:
+
+- ``multi-task``: the config as it is (every train slot, lock + release);
+- ``single-task_<task>``: for each task of the train slots, the same config
+  restricted to that task's train / val / test slots and metrics.
+
+Same budget: a single-task run trains its slots for the same cycles and
+the same number of iterations per slot as the multi-task run
+(``lock_fraction + release_fraction`` of a pass per cycle), all of it as
+one release phase (``lock_fraction=0``): with one task there is nothing
+to lock against, so the single-task model is trained the plain way. Model,
+initialisation seed, optimiser, schedule, batch size and mean teacher are
+the config's in every run. The multi-task model therefore costs the sum of
+the single-task models' iterations and gives one network instead of N.
+
+Writes ``ablation.md`` / ``ablation.json`` into ``--work-dir`` (one row
+per (dataset, task, network): the multi-task metric, the single-task
+metric and their difference) and prints the table. Each run keeps its
+config, logs, checkpoint and results table in ``--work-dir/<run>/``;
+``--reuse`` skips runs whose ``results.json`` already exists.
+
+Example (real JSRT, nodule cls + nodule loc + organ seg)::
+
+    FX_JSRT_ROOT=../shared/data/jsrt \\
+    python tools/analysis_tools/multitask_ablation.py \\
+        configs/foundation_x/fx_swin-t_jsrt_multitask.py \\
+        --work-dir work_dirs/jsrt_ablation
+"""
+import argparse
+import json
+import math
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional, Sequence
+
+from mmengine.config import Config, DictAction
+
+from fx_mm.engine.runner.slot_data import phase_num_iters
+from fx_mm.evaluation.results_table import HEADLINE
+from fx_mm.registry import DATASETS, METRICS
+from fx_mm.utils import register_all_modules
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+MULTI_TASK = 'multi-task'
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Multi-task (lock-release) vs single-task models with '
+        'the same per-task budget')
+    parser.add_argument('config', help='a multi-slot fx_mm train config')
+    parser.add_argument('--work-dir', required=True)
+    parser.add_argument(
+        '--reuse',
+        action='store_true',
+        help='skip runs that already have a results.json')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='overrides for every run, as for tools/train.py')
+    return parser.parse_args(argv)
+
+
+def _slot_task(slot: dict) -> str:
+    """The task of a slot config (its dataset config's ``task``)."""
+    dataset = slot['dataset']
+    task = dataset.get('task') if isinstance(dataset, dict) else None
+    if task is None:
+        raise ValueError(
+            f'a slot dataset config without `task`: {dataset}; the ablation '
+            'needs the task written in each slot\'s dataset config')
+    return task
+
+
+def _metric_task(metric: dict) -> str:
+    metric_cls = METRICS.get(metric['type'])
+    task = getattr(metric_cls, 'task', None)
+    if task is None:
+        raise ValueError(f'metric {metric["type"]} has no task: the '
+                         'ablation splits evaluators by fx_mm metric task')
+    return task
+
+
+def _filter_evaluator(evaluator, task: str):
+    if isinstance(evaluator, dict) and 'metrics' in evaluator:
+        return dict(
+            evaluator,
+            metrics=[
+                m for m in evaluator['metrics'] if _metric_task(m) == task
+            ])
+    if isinstance(evaluator, dict):
+        evaluator = [evaluator]
+    return [m for m in evaluator if _metric_task(m) == task]
+
+
+def train_tasks(cfg: Config) -> List[str]:
+    """The tasks of the train slots, in slot order."""
+    return list(dict.fromkeys(_slot_task(s) for s in cfg.train_cfg.slots))
+
+
+def single_task_config(cfg: Config, task: str) -> Config:
+    """``cfg`` restricted to ``task``'s slots and metrics, trained with
+    the same iterations per slot and cycle as one release phase."""
+    if task not in train_tasks(cfg):
+        raise ValueError(f'no {task!r} train slot in the config; tasks: '
+                         f'{train_tasks(cfg)}')
+    cfg = Config(cfg.to_dict(), filename=cfg.filename)
+    train_cfg = cfg.train_cfg
+    budget = train_cfg.get('lock_fraction', 0.5) + train_cfg.get(
+        'release_fraction', 1.0)
+    train_cfg.slots = [s for s in train_cfg.slots if _slot_task(s) == task]
+    train_cfg.lock_fraction = 0.0
+    train_cfg.release_fraction = budget
+    for loop, evaluator in (('val_cfg', 'val_evaluator'),
+                            ('test_cfg', 'test_evaluator')):
+        if cfg.get(loop) and 'slots' in cfg[loop]:
+            cfg[loop].slots = [
+                s for s in cfg[loop].slots if _slot_task(s) == task
+            ]
+        if cfg.get(evaluator):
+            cfg[evaluator] = _filter_evaluator(cfg[evaluator], task)
+    return cfg
+
+
+def _run(cmd: List[str], log_path: str) -> float:
+    """Run ``cmd`` from the repository root, output to ``log_path``;
+    returns the wall time in seconds."""
+    start = time.perf_counter()
+    with open(log_path, 'w') as log:
+        proc = subprocess.run(
+            cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        raise RuntimeError(f'{" ".join(cmd)} failed (exit '
+                           f'{proc.returncode}); see {log_path}')
+    return time.perf_counter() - start
+
+
+def train_and_test(cfg: Config, run_dir: str) -> dict:
+    """Train ``cfg`` in ``run_dir`` and test its last checkpoint (teacher
+    and student). Returns the run's record."""
+    os.makedirs(run_dir, exist_ok=True)
+    config = osp.join(run_dir, 'config.py')
+    cfg.dump(config)
+    python = sys.executable
+    train_s = _run(
+        [python, 'tools/train.py', config, '--work-dir', run_dir],
+        osp.join(run_dir, 'train_stdout.log'))
+    with open(osp.join(run_dir, 'last_checkpoint')) as f:
+        checkpoint = f.read().strip()
+    test_s = _run([
+        python, 'tools/test.py', config, checkpoint, '--work-dir', run_dir,
+        '--model-key', 'teacher', 'student'
+    ], osp.join(run_dir, 'test_stdout.log'))
+    record = dict(
+        checkpoint=checkpoint,
+        train_seconds=round(train_s, 1),
+        test_seconds=round(test_s, 1))
+    with open(osp.join(run_dir, 'run.json'), 'w') as f:
+        json.dump(record, f, indent=2)
+    return record
+
+
+def train_iterations(cfg: Config) -> int:
+    """Iterations of ``cfg``'s cyclic loop (single process)."""
+    train_cfg = cfg.train_cfg
+    batch_size = cfg.train_dataloader.batch_size
+    per_cycle = 0
+    for slot in train_cfg.slots:
+        size = len(DATASETS.build(slot['dataset']))
+        for phase in ('lock', 'release'):
+            fraction = train_cfg.get(f'{phase}_fraction',
+                                     0.5 if phase == 'lock' else 1.0)
+            per_cycle += phase_num_iters(size, fraction,
+                                         slot.get('batch_size', batch_size),
+                                         1)
+    return per_cycle * train_cfg.max_cycles
+
+
+def headline_metrics(results_json: str) -> Dict[tuple, float]:
+    """``{(dataset, task, network): value}`` of a results.json."""
+    with open(results_json) as f:
+        metrics = json.load(f)['metrics']
+    values = {}
+    for key, value in metrics.items():
+        parts = key.split('/')
+        if len(parts) != 4 or parts[0] not in ('teacher', 'student'):
+            continue
+        network, dataset, task, metric = parts
+        if HEADLINE.get(task) == metric:
+            values[(dataset, task, network)] = (
+                math.nan if value is None else value)
+    return values
+
+
+def ablation_rows(results: Dict[str, Dict[tuple, float]]) -> List[dict]:
+    """Rows comparing the multi-task run with the single-task runs."""
+    rows = []
+    for (dataset, task, network), multi in sorted(
+            results[MULTI_TASK].items(),
+            key=lambda kv: (kv[0][1], kv[0][0], kv[0][2] != 'teacher')):
+        single = results.get(f'single-task_{task}',
+                             {}).get((dataset, task, network), math.nan)
+        rows.append(
+            dict(
+                dataset=dataset,
+                task=task,
+                metric=HEADLINE[task],
+                network=network,
+                multi_task=multi,
+                single_task=single,
+                difference=multi - single))
+    return rows
+
+
+def format_ablation(rows: List[dict], runs: Dict[str, dict]) -> str:
+    cell = ('{:.2f}'.format)
+    lines = [
+        '| dataset | task | metric | network | multi-task | single-task '
+        '| multi - single |', '|---|---|---|---|---|---|---|'
+    ]
+    for row in rows:
+        lines.append('| ' + ' | '.join([
+            row['dataset'], row['task'], row['metric'], row['network'],
+            cell(row['multi_task']),
+            cell(row['single_task']), f'{row["difference"]:+.2f}'
+        ]) + ' |')
+    lines += [
+        '', '| run | train iterations | train time (s) | test time (s) |',
+        '|---|---|---|---|'
+    ]
+    for name, run in runs.items():
+        lines.append(f'| {name} | {run["iterations"]} | '
+                     f'{run["train_seconds"]} | {run["test_seconds"]} |')
+    return '\n'.join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> str:
+    args = parse_args(argv)
+    register_all_modules()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    variants = {MULTI_TASK: cfg}
+    for task in train_tasks(cfg):
+        variants[f'single-task_{task}'] = single_task_config(cfg, task)
+    if len(variants) < 3:
+        raise ValueError(f'{args.config}: the train slots hold one task '
+                         'only; nothing to compare')
+
+    results, runs = {}, {}
+    for name, variant in variants.items():
+        run_dir = osp.join(args.work_dir, name)
+        results_json = osp.join(run_dir, 'results.json')
+        run_json = osp.join(run_dir, 'run.json')
+        if args.reuse and osp.isfile(results_json) and osp.isfile(run_json):
+            print(f'[ablation] {name}: reusing {results_json}')
+            with open(run_json) as f:
+                record = json.load(f)
+        else:
+            print(f'[ablation] {name}: training and testing in {run_dir}',
+                  flush=True)
+            variant.work_dir = run_dir
+            record = train_and_test(variant, run_dir)
+            print(f'[ablation] {name}: trained in '
+                  f'{record["train_seconds"]} s', flush=True)
+        record['iterations'] = train_iterations(variant)
+        runs[name] = record
+        results[name] = headline_metrics(results_json)
+
+    rows = ablation_rows(results)
+    table = format_ablation(rows, runs)
+    with open(osp.join(args.work_dir, 'ablation.md'), 'w') as f:
+        f.write(table + '\n')
+    with open(osp.join(args.work_dir, 'ablation.json'), 'w') as f:
+        # NaN (an undefined metric) is not JSON: written as null
+        json.dump(
+            dict(
+                rows=[{
+                    k: None if isinstance(v, float) and math.isnan(v) else v
+                    for k, v in row.items()
+                } for row in rows],
+                runs=runs),
+            f,
+            indent=2)
+    print('\n' + table)
+    return table
+
+
+if __name__ == '__main__':
+    main()
