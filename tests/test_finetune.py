@@ -9,6 +9,8 @@ import os.path as osp
 
 import pytest
 import torch
+from dataset_fixtures import (montgomery_root, vindr_rib_root,  # noqa: F401
+                              write_text)
 from fx_test_utils import REPO_ROOT, tiny_demo_config
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -339,3 +341,67 @@ def test_loc_finetune_loads_the_shared_detr_part(fx_checkpoint, tmp_path):
     new_decoder = model.student.loc_branch.decoders['chexmask_vindr_cxr']
     bias = new_decoder.bbox_head.cls_branches[0].bias
     assert torch.allclose(bias, torch.full_like(bias, -4.59512), atol=1e-4)
+
+
+def _cpu_sized(cfg: Config) -> Config:
+    """The CPU config's model sizes (those of the tiny checkpoint) at
+    64 px, 2 images a batch, one cycle, no validation."""
+    cpu = Config.fromfile(CPU_CONFIG)
+    for key in ('embed_dims', 'depths', 'num_heads'):
+        cfg.model.backbone[key] = cpu.model.backbone[key]
+    for key in ('in_channels', 'channels'):
+        cfg.model.seg_branch[key] = cpu.model.seg_branch[key]
+    for slot in cfg.train_cfg.slots:
+        for transform in slot.dataset.pipeline:
+            if transform.type == 'mmdet.Resize':
+                transform.scale = (64, 64)
+    cfg.train_dataloader.batch_size = 2
+    cfg.train_dataloader.num_workers = 0
+    cfg.train_cfg.max_cycles = 1
+    cfg.train_cfg.val_at_cycle_end = False
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.param_scheduler = []
+    cfg.default_hooks.checkpoint = dict(
+        type='SlotCheckpointHook', slot_interval=0, interval=-1)
+    return cfg
+
+
+@pytest.mark.parametrize('name', ['montgomery-lung', 'vindr-ribcxr'])
+def test_public_seg_finetune_configs_train(name, fx_checkpoint, request,
+                                           tmp_path):
+    """The Montgomery and VinDr-RibCXR configs read their native layouts
+    (2-image miniatures), load the checkpoint's teacher backbone and
+    shared decoder and train their new head."""
+    path, teacher, _ = fx_checkpoint
+    if name == 'montgomery-lung':
+        root, _ = request.getfixturevalue('montgomery_root')
+        write_text(
+            str(root / 'fx_splits' / 'montgomery_train.txt'),
+            'MCUCXR_0001_0.png\nMCUCXR_0002_1.png\n')
+        env = dict(FX_MONTGOMERY_ROOT=str(root))
+        dataset, channels = 'montgomery', 1
+    else:
+        root = request.getfixturevalue('vindr_rib_root')
+        env = dict(FX_VINDR_RIBCXR_ROOT=str(root))
+        dataset, channels = 'vindr_ribcxr', 20
+    cfg = finetune_cfg(
+        path,
+        str(tmp_path / 'work'),
+        config=osp.join(FT_DIR, f'fx_swin-b_{name}_finetune.py'),
+        **env)
+    runner = Runner.from_cfg(_cpu_sized(cfg))
+    runner.model.init_weights()  # train() does not initialise twice
+    loaded = runner.model.student.state_dict()
+    shared = shared_keys(loaded,
+                         ('backbone.', ) + tuple(m + '.' for m in SEG_DECODER))
+    for key in shared:
+        assert torch.equal(loaded[key], teacher[key]), key
+    head = f'seg_branch.conv_segs.{dataset}.weight'
+    assert loaded[head].shape[0] == channels
+    head_before = loaded[head].clone()
+    runner.train()
+    assert runner.train_loop.iter == 1  # 2 images, batch 2, one pass
+    after = runner.model.student.state_dict()
+    assert not torch.equal(after[head], head_before)
+    assert not torch.equal(after['backbone.patch_embed.projection.weight'],
+                           teacher['backbone.patch_embed.projection.weight'])

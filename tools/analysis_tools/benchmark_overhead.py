@@ -12,7 +12,8 @@ from the SAME config parts (same backbone, input and head sizes):
   denoising and head (backbone outputs = the branch's ``in_indices``);
 - seg: mmseg ``EncoderDecoder`` + ``UPerHead`` with the seg branch's sizes
   (softmax over background + the dataset's classes; its ``conv_seg`` has the
-  seg branch's kernel size).
+  seg branch's kernel size; the seg branch's loss terms, e.g. Dice + CE,
+  in their softmax form).
 
 FoundationX is timed twice:
 
@@ -35,6 +36,7 @@ Example::
 import argparse
 import copy
 import datetime
+import inspect
 import os
 import platform
 import statistics
@@ -51,6 +53,7 @@ from mmengine.structures import InstanceData, PixelData
 from mmpretrain.structures import DataSample
 from mmseg.structures import SegDataSample
 
+from fx_mm.models.task_branches import MultiDatasetUPerHead
 from fx_mm.models.task_branches.builder import build_in_scope
 from fx_mm.registry import MODELS
 from fx_mm.utils import register_all_modules
@@ -157,6 +160,20 @@ class _TupleOutput(nn.Module):
         return tuple(self.backbone(inputs))
 
 
+def softmax_losses(seg_branch: ConfigDict) -> List[dict]:
+    """The seg branch's losses (default: its Dice) in the softmax form of
+    a single-task mmseg model: the same loss terms are computed by both
+    models, so the ratio measures the multi-head design, not the choice
+    of loss."""
+    losses = seg_branch.get('loss_decode', None)
+    if losses is None:
+        losses = inspect.signature(
+            MultiDatasetUPerHead).parameters['loss_decode'].default
+    if isinstance(losses, dict):
+        losses = [losses]
+    return [dict(loss, use_sigmoid=False) for loss in losses]
+
+
 def build_single_task(model_cfg: ConfigDict, task: str) -> nn.Module:
     """The single-task OpenMMLab model equivalent to one FoundationX task."""
     norm, divisor = _norm_cfg(model_cfg)
@@ -231,7 +248,7 @@ def build_single_task(model_cfg: ConfigDict, task: str) -> nn.Module:
                 num_classes=num_classes,
                 norm_cfg=branch.get('norm_cfg', dict(type='BN')),
                 align_corners=branch.get('align_corners', False),
-                loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)))
+                loss_decode=softmax_losses(branch)))
         model = build_in_scope(cfg, 'mmseg')
         kernel = branch.get('seg_kernel_size', 3)
         head = model.decode_head
