@@ -113,6 +113,8 @@ def test_plot_slots_without_metrics(trained_work_dir, tmp_path):
 
 def test_benchmark_prints_three_sections(tmp_path, capsys):
     cfg = tiny_demo_config(str(tmp_path), num_images=8, image_size=64)
+    # a worker process: (b) times the prefetched phase loaders
+    cfg.train_dataloader.num_workers = 1
     config = write_config(cfg, str(tmp_path / 'tiny.py'))
     out = tmp_path / 'bench.md'
     report = benchmark.main([
@@ -127,6 +129,7 @@ def test_benchmark_prints_three_sections(tmp_path, capsys):
         assert len(re.findall(rf'^\| {task} \|', report, re.M)) == 3
     # (b): 100 samples, batch 2 -> ceil(50/2) + ceil(100/2) iterations
     assert '| cls | 100 | 25 + 50 |' in report
+    assert 'loaders ms without prefetch' in report
     written = out.read_text()
     assert written.startswith('\n## Efficiency benchmark (CPU')
     assert report in written

@@ -14,7 +14,11 @@
     - teacher update: :meth:`MeanTeacherHook.update_teacher` (EMA of
       parameters and buffers), once per phase (the paper's interval);
     - slot change: :func:`build_phase_dataloader` for each phase, timed
-      up to its first batch (so it includes loading one batch).
+      up to its first batch (so it includes loading one batch). With the
+      loop's ``prefetch_next_phase`` (default) and loader workers, the
+      loader is started before the previous phase's last iteration: timed
+      are its start and the wait for the first batch after a real train
+      step; the cold figure (no prefetching) is reported beside it.
 
     Slot time = the measured FoundationX + teacher step time of the task
     x the slot's iterations, ``ceil(lock_fraction * N / B) +
@@ -179,6 +183,11 @@ def time_switches(cfg: Config, slots: Dict[str, dict], tasks: Sequence[str],
     model = MODELS.build(model_cfg)
     model.init_weights()
     model.to(device).train()
+    prefetch = cfg.train_cfg.get('prefetch_next_phase', True)
+    optim_wrappers = {
+        task: benchmark_overhead._optim_wrapper(model)
+        for task in tasks
+    }
     lock_hook = LockReleaseHook(
         lock_tasks=_hook_cfg(cfg, 'LockReleaseHook').get(
             'lock_tasks', ('loc', 'seg')))
@@ -202,7 +211,7 @@ def time_switches(cfg: Config, slots: Dict[str, dict], tasks: Sequence[str],
     for task in tasks:
         times: Dict[str, List[float]] = dict(
             lock=[], release=[], lock_iter=[], release_iter=[], teacher=[],
-            loader=[])
+            loader=[], loader_cold=[])
         for rep in range(warmup + iters):
             cycle = 2 * rep
             parts = dict(
@@ -217,17 +226,37 @@ def time_switches(cfg: Config, slots: Dict[str, dict], tasks: Sequence[str],
                 if rep >= warmup:
                     times[part].append(elapsed)
             slot = slots[task]
+            pending = {}
+
+            def start_loader() -> None:
+                pending['batches'] = iter(
+                    build_phase_dataloader(
+                        slot['dataset'],
+                        0.5,
+                        batch_size,
+                        seed + rep,
+                        num_workers=slot['num_workers'],
+                        collate_fn=slot['collate_fn']))
 
             def first_batch() -> None:
-                loader = build_phase_dataloader(
-                    slot['dataset'], 0.5, batch_size, seed + rep,
-                    num_workers=slot['num_workers'],
-                    collate_fn=slot['collate_fn'])
-                next(iter(loader))
+                pending['batch'] = next(pending['batches'])
 
-            elapsed = _ms(first_batch, 'cpu')
+            # the loop as configured without prefetching: the phase starts
+            # its loader and waits for the first batch
+            cold = _ms(start_loader, 'cpu') + _ms(first_batch, 'cpu')
+            if prefetch and slot['num_workers'] > 0:
+                # with prefetching (CyclicLockReleaseLoop): the loader
+                # starts before the previous phase's last iteration, a
+                # real train step, which its workers overlap
+                started = _ms(start_loader, 'cpu')
+                model.train_step(
+                    copy.deepcopy(pending['batch']), optim_wrappers[task])
+                elapsed = started + _ms(first_batch, 'cpu')
+            else:
+                elapsed = cold
             if rep >= warmup:
                 times['loader'].append(elapsed)
+                times['loader_cold'].append(cold)
         results[task] = {k: statistics.median(v) for k, v in times.items()}
         results[task]['locks'] = task in lock_hook.lock_tasks
     lock_hook.after_train(runner)
@@ -240,7 +269,9 @@ def switch_table(switch: Dict[str, dict], steps: Dict[str, float],
     lines = [
         '| task | slot samples | slot iters | slot s | lock + release '
         'ms | toggling ms/slot | teacher updates ms | loaders ms | '
-        'share of slot |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|'
+        'share of slot | loaders ms without prefetch | share without '
+        'prefetch |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+        '---:|'
     ]
     for task, part in switch.items():
         n = slot_sizes[task]
@@ -253,20 +284,27 @@ def switch_table(switch: Dict[str, dict], steps: Dict[str, float],
                      release_iters * part['release_iter'])
         teacher_ms = 2 * part['teacher']  # once per phase
         loader_ms = 2 * part['loader']  # one loader per phase
-        share = 100.0 * (switch_ms + toggle_ms + teacher_ms +
-                         loader_ms) / slot_ms
+        cold_ms = 2 * part['loader_cold']
+        fixed_ms = switch_ms + toggle_ms + teacher_ms
+        share = 100.0 * (fixed_ms + loader_ms) / slot_ms
+        cold_share = 100.0 * (fixed_ms + cold_ms) / slot_ms
         flag = '' if share < SWITCH_TARGET else ' (!)'
         lines.append(
             f'| {task} | {n} | {lock_iters} + {release_iters} | '
             f'{slot_ms / 1000:.1f} | {switch_ms:.2f} | {toggle_ms:.2f} | '
-            f'{teacher_ms:.2f} | {loader_ms:.1f} | {share:.3f} %{flag} |')
+            f'{teacher_ms:.2f} | {loader_ms:.1f} | {share:.3f} %{flag} | '
+            f'{cold_ms:.1f} | {cold_share:.3f} % |')
     lines.append('')
     lines.append(
         'Per slot: one lock plan applied + one release (LockReleaseHook; '
         'cls locks nothing), the hook\'s train()/eval() toggling on every '
         'iteration, two teacher updates (MeanTeacherHook, once per phase) '
         'and two phase loaders (build_phase_dataloader, timed to the first '
-        'batch, so one batch\'s loading is included). Slot time ASSUMED = '
+        'batch, so one batch\'s loading is included; with prefetching, the '
+        'loop\'s default for loaders with workers, the loader starts before '
+        'the previous phase\'s last iteration and only its start plus the '
+        'wait for the first batch after that real train step count). Slot '
+        'time ASSUMED = '
         'FoundationX + teacher step time from (a) x the slot\'s iterations '
         f'(lock_fraction={fractions["lock"]}, release_fraction='
         f'{fractions["release"]}, batch {batch_size}). Target: < '
