@@ -1,7 +1,7 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
 import copy
 from dataclasses import asdict, dataclass
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import torch
 from mmengine.dist import get_world_size
@@ -50,6 +50,18 @@ class CycleLength:
 
     def __len__(self) -> int:
         return self.iters_per_cycle
+
+
+def drop_log_scalars(message_hub, should_drop: Callable[[str], bool]) -> None:
+    """Remove the message hub's scalar histories whose key ``should_drop``.
+
+    mmengine's log processor logs every scalar the hub holds (train scalars
+    averaged over a window of iterations), so values of another slot or of
+    an earlier validation would otherwise be printed again as current.
+    """
+    scalars = message_hub.log_scalars
+    for key in [k for k in scalars if should_drop(k)]:
+        scalars.pop(key)
 
 
 @LOOPS.register_module()
@@ -363,11 +375,9 @@ class CyclicLockReleaseLoop(BaseLoop):
         (and keep printing) another task's losses. Learning rates and
         timings are kept.
         """
-        scalars = self.runner.message_hub.log_scalars
-        for key in [k for k in scalars if k.startswith('train/')]:
-            name = key[len('train/'):]
-            if 'loss' in name or name == 'grad_norm':
-                scalars.pop(key)
+        drop_log_scalars(
+            self.runner.message_hub, lambda key: key.startswith('train/') and
+            ('loss' in key or key == 'train/grad_norm'))
 
     def run_iter(self, data_batch) -> None:
         batch_idx = self.state.phase_iter
@@ -516,12 +526,9 @@ class MultiSlotValLoop(BaseLoop):
         # previous validations' values so that slots not evaluated now are
         # not logged again with stale numbers
         # (metric keys have a dataset/task path; `val/time` etc. stay)
-        scalars = self.runner.message_hub.log_scalars
-        for key in [
-                k for k in scalars
-                if k.startswith(f'{stage}/') and k.count('/') > 1
-        ]:
-            scalars.pop(key)
+        drop_log_scalars(
+            self.runner.message_hub,
+            lambda key: key.startswith(f'{stage}/') and key.count('/') > 1)
         self.runner.call_hook(f'after_{stage}_epoch', metrics=metrics)
         self.runner.call_hook(f'after_{stage}')
         return metrics
