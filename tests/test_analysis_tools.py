@@ -129,7 +129,7 @@ def test_benchmark_prints_three_sections(tmp_path, capsys):
         assert len(re.findall(rf'^\| {task} \|', report, re.M)) == 3
     # (b): 100 samples, batch 2 -> ceil(50/2) + ceil(100/2) iterations
     assert '| cls | 100 | 25 + 50 |' in report
-    assert 'loaders ms without prefetch' in report
+    assert 'loaders ms, not prefetched' in report
     written = out.read_text()
     assert written.startswith('\n## Efficiency benchmark (CPU')
     assert report in written

@@ -14,11 +14,11 @@
     - teacher update: :meth:`MeanTeacherHook.update_teacher` (EMA of
       parameters and buffers), once per phase (the paper's interval);
     - slot change: :func:`build_phase_dataloader` for each phase, timed
-      up to its first batch (so it includes loading one batch). With the
-      loop's ``prefetch_next_phase`` (default) and loader workers, the
-      loader is started before the previous phase's last iteration: timed
+      up to its first batch (so it includes loading one batch); and, for
+      loaders with workers, as the loop's ``prefetch_next_phase=True``
+      runs it: started before the previous phase's last iteration, timed
       are its start and the wait for the first batch after a real train
-      step; the cold figure (no prefetching) is reported beside it.
+      step.
 
     Slot time = the measured FoundationX + teacher step time of the task
     x the slot's iterations, ``ceil(lock_fraction * N / B) +
@@ -183,7 +183,6 @@ def time_switches(cfg: Config, slots: Dict[str, dict], tasks: Sequence[str],
     model = MODELS.build(model_cfg)
     model.init_weights()
     model.to(device).train()
-    prefetch = cfg.train_cfg.get('prefetch_next_phase', True)
     optim_wrappers = {
         task: benchmark_overhead._optim_wrapper(model)
         for task in tasks
@@ -244,16 +243,20 @@ def time_switches(cfg: Config, slots: Dict[str, dict], tasks: Sequence[str],
             # the loop as configured without prefetching: the phase starts
             # its loader and waits for the first batch
             cold = _ms(start_loader, 'cpu') + _ms(first_batch, 'cpu')
-            if prefetch and slot['num_workers'] > 0:
+            batch = pending['batch']
+            pending.clear()  # its workers stop before the next timing
+            if slot['num_workers'] > 0:
                 # with prefetching (CyclicLockReleaseLoop): the loader
                 # starts before the previous phase's last iteration, a
                 # real train step, which its workers overlap
                 started = _ms(start_loader, 'cpu')
-                model.train_step(
-                    copy.deepcopy(pending['batch']), optim_wrappers[task])
+                model.train_step(copy.deepcopy(batch), optim_wrappers[task])
                 elapsed = started + _ms(first_batch, 'cpu')
             else:
                 elapsed = cold
+            # stop the workers (still prefetching further batches) before
+            # the next repetition's timings, which they would slow down
+            pending.clear()
             if rep >= warmup:
                 times['loader'].append(elapsed)
                 times['loader_cold'].append(cold)
@@ -268,9 +271,9 @@ def switch_table(switch: Dict[str, dict], steps: Dict[str, float],
                  fractions: dict) -> str:
     lines = [
         '| task | slot samples | slot iters | slot s | lock + release '
-        'ms | toggling ms/slot | teacher updates ms | loaders ms | '
-        'share of slot | loaders ms without prefetch | share without '
-        'prefetch |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+        'ms | toggling ms/slot | teacher updates ms | loaders ms, '
+        'prefetched | share of slot | loaders ms, not prefetched | share of '
+        'slot |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
         '---:|'
     ]
     for task, part in switch.items():
@@ -289,21 +292,24 @@ def switch_table(switch: Dict[str, dict], steps: Dict[str, float],
         share = 100.0 * (fixed_ms + loader_ms) / slot_ms
         cold_share = 100.0 * (fixed_ms + cold_ms) / slot_ms
         flag = '' if share < SWITCH_TARGET else ' (!)'
+        cold_flag = '' if cold_share < SWITCH_TARGET else ' (!)'
         lines.append(
             f'| {task} | {n} | {lock_iters} + {release_iters} | '
             f'{slot_ms / 1000:.1f} | {switch_ms:.2f} | {toggle_ms:.2f} | '
             f'{teacher_ms:.2f} | {loader_ms:.1f} | {share:.3f} %{flag} | '
-            f'{cold_ms:.1f} | {cold_share:.3f} % |')
+            f'{cold_ms:.1f} | {cold_share:.3f} %{cold_flag} |')
     lines.append('')
     lines.append(
         'Per slot: one lock plan applied + one release (LockReleaseHook; '
         'cls locks nothing), the hook\'s train()/eval() toggling on every '
         'iteration, two teacher updates (MeanTeacherHook, once per phase) '
         'and two phase loaders (build_phase_dataloader, timed to the first '
-        'batch, so one batch\'s loading is included; with prefetching, the '
-        'loop\'s default for loaders with workers, the loader starts before '
-        'the previous phase\'s last iteration and only its start plus the '
-        'wait for the first batch after that real train step count). Slot '
+        'batch, so one batch\'s loading is included). Prefetched '
+        '(train_cfg.prefetch_next_phase=True, loaders with workers): the '
+        'loader starts before the previous phase\'s last iteration, and '
+        'its start plus the wait for the first batch after that real train '
+        'step count (the default); not prefetched: start and first batch. '
+        'Slot '
         'time ASSUMED = '
         'FoundationX + teacher step time from (a) x the slot\'s iterations '
         f'(lock_fraction={fractions["lock"]}, release_fraction='

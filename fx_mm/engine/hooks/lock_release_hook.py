@@ -61,6 +61,8 @@ class LockReleaseHook(Hook):
     def __init__(self, lock_tasks: Tuple[str] = ('loc', 'seg')) -> None:
         self.lock_tasks = tuple(lock_tasks)
         self._applied: Optional[tuple] = None
+        self._plan: tuple = ([], [])
+        self._modes_set = False
 
     def before_train_iter(self, runner, batch_idx: int,
                           data_batch=None) -> None:
@@ -71,9 +73,10 @@ class LockReleaseHook(Hook):
         locking = state.phase == 'lock' and state.task in self.lock_tasks
         if key != self._applied:
             student.requires_grad_(True)
+            self._plan = ([], [])
             if locking:
-                trainable, frozen = lock_plan(student, state.dataset,
-                                              state.task)
+                self._plan = lock_plan(student, state.dataset, state.task)
+                trainable, frozen = self._plan
                 for module in frozen:
                     module.requires_grad_(False)
                 for module in trainable:
@@ -83,18 +86,29 @@ class LockReleaseHook(Hook):
                     f'{self.count(student, True)} parameters trainable, '
                     f'{self.count(student, False)} frozen')
             self._applied = key
-        # train()/eval() on every iteration: loops call model.train().
+            self._modes_set = False
+        trainable, frozen = self._plan
+        # Modes are set again whenever something switched them since (a
+        # loop's model.train() puts frozen modules back in train mode,
+        # validation leaves the model in eval mode); checking the top
+        # modules' flags is cheaper than walking every module each
+        # iteration.
+        if self._modes_set and student.training and not any(
+                module.training for module in frozen) and all(
+                    module.training for module in trainable):
+            return
         student.train()
-        if locking:
-            trainable, frozen = lock_plan(student, state.dataset, state.task)
-            for module in frozen:
-                module.eval()
-            for module in trainable:
-                module.train()
+        for module in frozen:
+            module.eval()
+        for module in trainable:
+            module.train()
+        self._modes_set = True
 
     def after_train(self, runner) -> None:
         unwrap(runner.model).student.requires_grad_(True)
         self._applied = None
+        self._plan = ([], [])
+        self._modes_set = False
 
     @staticmethod
     def count(module: nn.Module, requires_grad: bool) -> int:
