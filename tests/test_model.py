@@ -102,10 +102,11 @@ def test_optimizer_holds_every_student_parameter(setup):
         for p in group['params']
     }
     base_lr = cfg.optim_wrapper.optimizer.lr
+    lr_mults = cfg.optim_wrapper.paramwise_cfg.lr_mults
+    assert lr_mults == dict(backbone=0.1, cls_branch=1.0)  # the demo's
     for name, param in model.student.named_parameters():
         assert id(param) in in_optimizer, f'{name} is not optimised'
-        expected = base_lr * (0.1 if name.startswith(
-            ('backbone.', 'cls_branch.')) else 1.0)
+        expected = base_lr * lr_mults.get(name.split('.')[0], 1.0)
         assert in_optimizer[id(param)] == pytest.approx(expected), name
     assert not any(id(p) in in_optimizer for p in model.teacher.parameters())
 
