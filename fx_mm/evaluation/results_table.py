@@ -59,6 +59,15 @@ def results_rows(metrics: Dict[str, float]) -> List[dict]:
     return rows
 
 
+def nan_to_null(row: dict) -> dict:
+    """``row`` with NaN values (undefined metrics) as None: NaN is not
+    JSON, None is written as null."""
+    return {
+        k: None if isinstance(v, float) and math.isnan(v) else v
+        for k, v in row.items()
+    }
+
+
 def _cell(value: Optional[float]) -> str:
     if value is None:
         return '-'
@@ -98,18 +107,12 @@ def dump_results_table(metrics: Dict[str, float],
     with open(paths['md'], 'w') as f:
         f.write(format_markdown(rows) + '\n')
     with open(paths['json'], 'w') as f:
-        # NaN is not JSON: undefined metrics are written as null
         json.dump(
             dict(
-                table=[{
-                    k: (None if isinstance(v, float) and math.isnan(v) else v)
-                    for k, v in row.items()
-                } for row in rows],
-                metrics={
-                    k: (None if isinstance(v, float) and math.isnan(v) else
-                        float(v))
-                    for k, v in metrics.items()
-                }),
+                table=[nan_to_null(row) for row in rows],
+                metrics=nan_to_null(
+                    {k: float(v)
+                     for k, v in metrics.items()})),
             f,
             indent=2)
     with open(paths['csv'], 'w', newline='') as f:

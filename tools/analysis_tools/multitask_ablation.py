@@ -43,7 +43,7 @@ from typing import Dict, List, Optional, Sequence
 from mmengine.config import Config, DictAction
 
 from fx_mm.engine.runner.slot_data import phase_num_iters
-from fx_mm.evaluation.results_table import HEADLINE
+from fx_mm.evaluation.results_table import HEADLINE, nan_to_null
 from fx_mm.registry import DATASETS, METRICS
 from fx_mm.utils import register_all_modules
 
@@ -280,14 +280,8 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     with open(osp.join(args.work_dir, 'ablation.md'), 'w') as f:
         f.write(table + '\n')
     with open(osp.join(args.work_dir, 'ablation.json'), 'w') as f:
-        # NaN (an undefined metric) is not JSON: written as null
         json.dump(
-            dict(
-                rows=[{
-                    k: None if isinstance(v, float) and math.isnan(v) else v
-                    for k, v in row.items()
-                } for row in rows],
-                runs=runs),
+            dict(rows=[nan_to_null(row) for row in rows], runs=runs),
             f,
             indent=2)
     print('\n' + table)
