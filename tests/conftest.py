@@ -1,8 +1,10 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
+import json
 import os.path as osp
 import sys
 
 import pytest
+import torch
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 # the tests import their helpers (fx_test_utils) from this folder
@@ -25,6 +27,40 @@ def jsrt_root(shared_data) -> str:
     if not osp.isdir(osp.join(root, 'images')):
         pytest.skip('../shared/data/jsrt is not available')
     return root
+
+
+@pytest.fixture(scope='session')
+def research_dir(shared_data):
+    folder = osp.join(shared_data, 'research_fx')
+    if not osp.isfile(osp.join(folder, 'research_keys_swin-b.json')):
+        pytest.skip('../shared/data/research_fx is not available')
+    return folder
+
+
+@pytest.fixture(scope='session')
+def research_converted(research_dir, tmp_path_factory):
+    """(research key list, converter result, research file, converted
+    file) of the seeded full-size research checkpoint (the released
+    configuration; ``../shared/data/research_fx``)."""
+    sys.path.insert(0, research_dir)
+    try:
+        from research_state_recipe import build_checkpoint, verify_state_dict
+    finally:
+        sys.path.remove(research_dir)
+    keys_file = osp.join(research_dir, 'research_keys_swin-b.json')
+    with open(keys_file) as f:
+        keys = json.load(f)
+    checkpoint = build_checkpoint(keys)
+    verify_state_dict(checkpoint['teacher_model'], keys, 'teacher_model')
+    tmp = tmp_path_factory.mktemp('research')
+    src = str(tmp / 'research.pth')
+    torch.save(checkpoint, src)
+    del checkpoint
+    dst = str(tmp / 'converted' / 'foundation_x_fxmm.pth')
+    from fx_test_utils import load_tool
+    result = load_tool('model_converters/foundationx2fxmm.py').main(
+        [src, dst, '--report', str(tmp / 'report.json')])
+    return keys, result, src, dst
 
 
 @pytest.fixture(autouse=True, scope='session')

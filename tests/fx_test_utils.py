@@ -1,5 +1,6 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
 """Small real configs for the tests (built from the shipped configs)."""
+import importlib.util
 import os.path as osp
 import socket
 import subprocess
@@ -10,6 +11,9 @@ from mmengine.config import Config
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'foundation_x',
                        'fx_swin-t_synthetic_demo.py')
+# the same demo on the research-compatible architecture
+RESEARCH_DEMO_CONFIG = osp.join(REPO_ROOT, 'configs', 'foundation_x',
+                                'fx_swin-t_synthetic_demo_research.py')
 
 
 def tiny_demo_config(work_dir: str,
@@ -17,9 +21,11 @@ def tiny_demo_config(work_dir: str,
                      image_size: int = 128,
                      max_cycles: int = 1,
                      batch_size: int = 4,
-                     data_root: str = None) -> Config:
-    """The demo config shrunk for CPU tests: few phantoms, 128 px."""
-    cfg = Config.fromfile(DEMO_CONFIG)
+                     data_root: str = None,
+                     config: str = DEMO_CONFIG) -> Config:
+    """The demo config (or ``config``, a variant of it) shrunk for CPU
+    tests: few phantoms, 128 px."""
+    cfg = Config.fromfile(config)
     data_root = data_root or osp.join(work_dir, 'synthetic_cxr')
     for slots in (cfg.train_cfg.slots, cfg.val_cfg.slots,
                   cfg.test_cfg.slots):
@@ -39,6 +45,16 @@ def tiny_demo_config(work_dir: str,
     cfg.work_dir = work_dir
     cfg.default_hooks.logger.interval = 1
     return cfg
+
+
+def load_tool(relative_path: str):
+    """Import ``tools/<relative_path>`` (a script, not a package module)."""
+    path = osp.join(REPO_ROOT, 'tools', relative_path)
+    name = 'fx_tool_' + osp.splitext(relative_path)[0].replace('/', '_')
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def write_config(cfg: Config, path: str) -> str:

@@ -11,7 +11,7 @@ import pytest
 import torch
 from dataset_fixtures import (montgomery_root, vindr_rib_root,  # noqa: F401
                               write_text)
-from fx_test_utils import REPO_ROOT, tiny_demo_config
+from fx_test_utils import REPO_ROOT, RESEARCH_DEMO_CONFIG, tiny_demo_config
 from mmengine.config import Config
 from mmengine.runner import Runner
 
@@ -24,12 +24,10 @@ SEG_DECODER = ('seg_branch.psp_modules', 'seg_branch.bottleneck',
                'seg_branch.fpn_bottleneck')
 
 
-@pytest.fixture(scope='module')
-def fx_checkpoint(tmp_path_factory):
+def make_checkpoint(work_dir: str, config: str = None):
     """A tiny FoundationX training checkpoint (student + teacher) whose
     teacher differs from its student; returns (path, teacher, student)."""
-    work_dir = str(tmp_path_factory.mktemp('fx_ckpt'))
-    cfg = tiny_demo_config(work_dir)
+    cfg = tiny_demo_config(work_dir, **(dict(config=config) if config else {}))
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     model.init_weights()
@@ -44,6 +42,20 @@ def fx_checkpoint(tmp_path_factory):
     teacher = {k: v.clone() for k, v in model.teacher.state_dict().items()}
     student = {k: v.clone() for k, v in model.student.state_dict().items()}
     return path, teacher, student
+
+
+@pytest.fixture(scope='module')
+def fx_checkpoint(tmp_path_factory):
+    """Tiny, the default architecture (the CPU finetune config's)."""
+    return make_checkpoint(str(tmp_path_factory.mktemp('fx_ckpt')))
+
+
+@pytest.fixture(scope='module')
+def research_checkpoint(tmp_path_factory):
+    """Tiny, the research-compatible architecture (the Swin-B finetune
+    configs', which start from the official weights)."""
+    return make_checkpoint(
+        str(tmp_path_factory.mktemp('research_ckpt')), RESEARCH_DEMO_CONFIG)
 
 
 def finetune_cfg(checkpoint: str, work_dir: str, jsrt_root: str = None,
@@ -167,8 +179,16 @@ def test_head_only_freezes_full_trains(fx_checkpoint, tmp_path, variant):
         head_only = Config.fromfile(
             osp.join(FT_DIR, 'fx_swin-b_jsrt-organ_head-only.py'))
         cfg.model.frozen_modules = head_only.model.frozen_modules
-        assert tuple(head_only.model.frozen_modules[1:]) == SEG_DECODER
+        assert head_only.model.frozen_modules == [
+            'backbone', 'seg_branch.shared'
+        ]
     runner = Runner.from_cfg(cfg)
+    # the UperNet decoder is what the seg branch calls its shared part
+    shared = runner.model.student.seg_branch.shared_modules()
+    assert {m for m in shared} == {
+        runner.model.student.get_submodule(name)
+        for name in SEG_DECODER
+    }
     runner.model.init_weights()  # train() does not initialise twice
     head_before = runner.model.student.seg_branch.conv_segs[
         'phantom_a'].weight.detach().clone()
@@ -250,17 +270,18 @@ def test_fewshot_selection_deterministic():
         fewshot.select_images(173, 174, seed=0, repeat=0)
 
 
-def test_run_fewshot_tables(fx_checkpoint, jsrt_root, tmp_path):
-    path, _, _ = fx_checkpoint
+def test_run_fewshot_tables(research_checkpoint, jsrt_root, tmp_path):
+    path, _, _ = research_checkpoint
     fewshot = _load_fewshot()
     config = osp.join(FT_DIR, 'fx_swin-b_jsrt-clavicle_finetune.py')
-    # the clavicle config with the CPU model sizes, 64 px, 2 iterations
+    # the clavicle config with the tiny checkpoint's sizes, 64 px, 2
+    # iterations
     options = [
         'model.backbone.embed_dims=32', 'model.backbone.depths=[2,2,2,2]',
         'model.backbone.num_heads=[1,2,4,8]',
         'model.backbone.drop_path_rate=0.0',
         'model.seg_branch.in_channels=[32,64,128,256]',
-        'model.seg_branch.channels=64',
+        'model.seg_branch.channels=32',
         'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
         'test_dataloader.batch_size=2', 'test_dataloader.num_workers=0',
         'val_dataloader.num_workers=0', 'test_cfg.slots.0.dataset.indices=2',
@@ -307,17 +328,19 @@ def test_run_fewshot_tables(fx_checkpoint, jsrt_root, tmp_path):
         assert selection[f'{shots}/0'] == expected
 
 
-def test_loc_finetune_loads_the_shared_detr_part(fx_checkpoint, tmp_path):
+def test_loc_finetune_loads_the_shared_detr_part(research_checkpoint,
+                                                 tmp_path):
     """The VinDr-CXR organ loc config loads the backbone and the shared
-    DINO part (neck, level embeddings, encoder) from the checkpoint's
-    teacher; the new dataset's decoder keeps DINO's initialisation."""
-    path, teacher, student = fx_checkpoint
+    DINO part (input norms, neck, level embeddings, encoder, shared query
+    tables) from the checkpoint's teacher; the new dataset's decoder keeps
+    DINO's initialisation."""
+    path, teacher, student = research_checkpoint
     cfg = finetune_cfg(
         path,
         str(tmp_path),
         config=osp.join(FT_DIR, 'fx_swin-b_vindr-cxr-organ-loc_finetune.py'))
     # the tiny checkpoint's sizes, the config's loading and heads
-    tiny = tiny_demo_config(str(tmp_path)).model
+    tiny = tiny_demo_config(str(tmp_path), config=RESEARCH_DEMO_CONFIG).model
     for key in ('backbone', 'loc_branch'):
         sizes = tiny[key].to_dict()
         sizes.update(init_cfg=cfg.model[key].init_cfg)
@@ -328,10 +351,10 @@ def test_loc_finetune_loads_the_shared_detr_part(fx_checkpoint, tmp_path):
     model = MODELS.build(cfg.model)
     model.init_weights()
     loaded = model.student.state_dict()
-    shared = shared_keys(loaded, ('backbone.', 'loc_branch.neck.',
-                                  'loc_branch.encoder.',
-                                  'loc_branch.level_embed'))
-    assert 'loc_branch.level_embed' in shared
+    shared = shared_keys(loaded, ('backbone.', 'loc_branch.'))
+    shared = [k for k in shared if '.decoders.' not in k]
+    assert {'loc_branch.level_embed', 'loc_branch.in_norms.0.weight',
+            'loc_branch.query_embedding.weight'} <= set(shared)
     assert len(shared) > 100
     for key in shared:
         assert torch.equal(loaded[key], teacher[key]), key
@@ -343,14 +366,14 @@ def test_loc_finetune_loads_the_shared_detr_part(fx_checkpoint, tmp_path):
     assert torch.allclose(bias, torch.full_like(bias, -4.59512), atol=1e-4)
 
 
-def _cpu_sized(cfg: Config) -> Config:
-    """The CPU config's model sizes (those of the tiny checkpoint) at
-    64 px, 2 images a batch, one cycle, no validation."""
-    cpu = Config.fromfile(CPU_CONFIG)
+def _tiny_sized(cfg: Config) -> Config:
+    """The tiny research checkpoint's model sizes at 64 px, 2 images a
+    batch, one cycle, no validation."""
+    tiny = Config.fromfile(RESEARCH_DEMO_CONFIG)
     for key in ('embed_dims', 'depths', 'num_heads'):
-        cfg.model.backbone[key] = cpu.model.backbone[key]
+        cfg.model.backbone[key] = tiny.model.backbone[key]
     for key in ('in_channels', 'channels'):
-        cfg.model.seg_branch[key] = cpu.model.seg_branch[key]
+        cfg.model.seg_branch[key] = tiny.model.seg_branch[key]
     for slot in cfg.train_cfg.slots:
         for transform in slot.dataset.pipeline:
             if transform.type == 'mmdet.Resize':
@@ -367,12 +390,12 @@ def _cpu_sized(cfg: Config) -> Config:
 
 
 @pytest.mark.parametrize('name', ['montgomery-lung', 'vindr-ribcxr'])
-def test_public_seg_finetune_configs_train(name, fx_checkpoint, request,
+def test_public_seg_finetune_configs_train(name, research_checkpoint, request,
                                            tmp_path):
     """The Montgomery and VinDr-RibCXR configs read their native layouts
     (2-image miniatures), load the checkpoint's teacher backbone and
     shared decoder and train their new head."""
-    path, teacher, _ = fx_checkpoint
+    path, teacher, _ = research_checkpoint
     if name == 'montgomery-lung':
         root, _ = request.getfixturevalue('montgomery_root')
         write_text(
@@ -389,11 +412,12 @@ def test_public_seg_finetune_configs_train(name, fx_checkpoint, request,
         str(tmp_path / 'work'),
         config=osp.join(FT_DIR, f'fx_swin-b_{name}_finetune.py'),
         **env)
-    runner = Runner.from_cfg(_cpu_sized(cfg))
+    runner = Runner.from_cfg(_tiny_sized(cfg))
     runner.model.init_weights()  # train() does not initialise twice
     loaded = runner.model.student.state_dict()
-    shared = shared_keys(loaded,
-                         ('backbone.', ) + tuple(m + '.' for m in SEG_DECODER))
+    shared = shared_keys(loaded, ('backbone.', 'seg_branch.'))
+    shared = [k for k in shared if '.conv_segs.' not in k]
+    assert 'seg_branch.fusion_conv.conv.weight' in shared
     for key in shared:
         assert torch.equal(loaded[key], teacher[key]), key
     head = f'seg_branch.conv_segs.{dataset}.weight'

@@ -14,7 +14,7 @@ from mmengine.runner import Runner
 
 from fx_mm.engine.hooks import MeanTeacherHook
 from fx_mm.engine.hooks.lock_release_hook import unwrap
-from fx_test_utils import tiny_demo_config
+from fx_test_utils import DEMO_CONFIG, RESEARCH_DEMO_CONFIG, tiny_demo_config
 
 STUDENT_WEIGHT = 0.2
 
@@ -61,10 +61,16 @@ class PhaseRecorder(Hook):
                 student_after=student_after))
 
 
-@pytest.fixture(scope='module')
-def records(tmp_path_factory):
+@pytest.fixture(
+    scope='module',
+    params=[DEMO_CONFIG, RESEARCH_DEMO_CONFIG],
+    ids=['default', 'research'])
+def records(request, tmp_path_factory):
+    """The default architecture and the research-compatible one (the
+    official weights' layout) go through the same engine."""
     work_dir = str(tmp_path_factory.mktemp('lock_release'))
-    cfg = tiny_demo_config(work_dir, num_images=12, batch_size=2)
+    cfg = tiny_demo_config(
+        work_dir, num_images=12, batch_size=2, config=request.param)
     # phantom_a: cls, loc, seg
     cfg.train_cfg.slots = cfg.train_cfg.slots[:3]
     cfg.train_cfg.val_at_cycle_end = False
@@ -140,7 +146,7 @@ def test_release_phases_train_the_shared_parts(records):
     shared = dict(
         cls=('backbone.', ),
         loc=('backbone.', 'loc_branch.encoder.', 'loc_branch.neck.'),
-        seg=('backbone.', 'seg_branch.fpn_bottleneck.'))
+        seg=('backbone.', 'seg_branch.lateral_convs.'))
     for task, prefixes in shared.items():
         for record in phase_records(records, task, 'release'):
             for prefix in prefixes:

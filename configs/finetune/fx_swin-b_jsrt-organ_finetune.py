@@ -1,21 +1,26 @@
 # Finetune Foundation X (Swin-B) on JSRT organ segmentation (heart, lungs,
-# clavicles; SCR masks, standard 173 / 25 / 49 split): backbone and shared
-# UperNet decoder from the Foundation X checkpoint, a new 5-channel head,
+# clavicles; SCR masks, standard 173 / 25 / 49 split) from the OFFICIAL
+# weights: backbone and shared segmentation decoder (the research PSP + FPN)
+# from the converted Foundation X checkpoint, a new 5-channel head,
 # everything trained. Head-only variant: *_head-only.py.
 #
-#   FX_CHECKPOINT=work_dirs/fx_swin-b_cxr15_lock-release/iter_N.pth \
+#   python tools/model_converters/foundationx2fxmm.py \
+#       FoundationX_ckpt.pth weights/foundation_x_fxmm.pth
 #   FX_JSRT_ROOT=data/jsrt python tools/train.py \
 #       configs/finetune/fx_swin-b_jsrt-organ_finetune.py
 _base_ = [
-    '../_base_/models/foundation_x_swin-b.py', './_base_/finetune_runtime.py'
+    '../_base_/models/foundation_x_swin-b_research.py',
+    './_base_/finetune_runtime.py'
 ]
 
 # ---------------------------------------------------------------------------
-# The Foundation X checkpoint and what to take from it (docs/finetune.md).
-fx_checkpoint = '{{$FX_CHECKPOINT:work_dirs/fx_swin-b_cxr15_lock-release/iter_N.pth}}'
-# 'teacher': the mean teacher of a tools/train.py checkpoint (the released
-# network); 'student': its student, or the network of a released file
-# (publish_model.py stores the teacher under `student.`)
+# The Foundation X checkpoint and what to take from it (docs/finetune.md):
+# the converted official weights, or a checkpoint of a research-compatible
+# fx_mm run (configs/foundation_x/fx_swin-b_cxr15_research.py).
+fx_checkpoint = '{{$FX_CHECKPOINT:weights/foundation_x_fxmm.pth}}'
+# 'teacher': the mean teacher (the released network); 'student': the
+# student, or the network of a publish_model.py file (stored under
+# `student.`)
 fx_network = '{{$FX_NETWORK:teacher}}'
 # True: backbone + shared seg decoder; False: backbone only
 load_seg_decoder = True

@@ -1,5 +1,5 @@
 # Finetune Foundation X (Swin-B) on Montgomery lung segmentation (one "lungs" channel,
-# the union of the left and right masks): backbone and shared UperNet
+# the union of the left and right masks): backbone and shared segmentation
 # decoder from the Foundation X checkpoint (see
 # fx_swin-b_jsrt-organ_finetune.py for the choices), a new 1-channel head,
 # everything trained. Head-only variant: *_head-only.py.

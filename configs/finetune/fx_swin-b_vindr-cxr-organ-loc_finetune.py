@@ -1,18 +1,21 @@
 # Finetune Foundation X (Swin-B) on VinDr-CXR organ localization: one box per
 # organ (Left Lung, Right Lung, Heart) computed from the CheXmask masks
-# (CheXmaskDataset, task='loc'). The backbone and the shared DINO part (input
-# projections, level embeddings, deformable encoder) come from the Foundation
-# X checkpoint; the new dataset's decoder starts from DINO's initialisation
-# (a decoder of the same name and shape in the checkpoint would be loaded;
-# the pretraining datasets' decoders are reported and skipped).
+# (CheXmaskDataset, task='loc'), from the OFFICIAL weights (converted,
+# docs/finetune.md). The backbone and the shared DINO part (input norms,
+# input projections, level embeddings, deformable encoder, the shared query
+# and denoising-label tables) come from the Foundation X checkpoint; the new
+# dataset's decoder starts from DINO's initialisation (a decoder of the same
+# name and shape in the checkpoint would be loaded; the pretraining
+# datasets' decoders are reported and skipped).
 # Head-only variant: *_head-only.py.
 # CheXmask's VinDr-CXR.csv has no split: fx_splits/VinDr-CXR_{train,val,
 # test}.csv (seeded 80/10/10 by image, docs/finetune.md).
 _base_ = [
-    '../_base_/models/foundation_x_swin-b.py', './_base_/finetune_runtime.py'
+    '../_base_/models/foundation_x_swin-b_research.py',
+    './_base_/finetune_runtime.py'
 ]
 
-fx_checkpoint = '{{$FX_CHECKPOINT:work_dirs/fx_swin-b_cxr15_lock-release/iter_N.pth}}'  # noqa
+fx_checkpoint = '{{$FX_CHECKPOINT:weights/foundation_x_fxmm.pth}}'
 fx_network = '{{$FX_NETWORK:teacher}}'
 data_root = '{{$FX_VINDR_ROOT:data/vindr-cxr/1.0.0}}'
 box_classes = ('Left Lung', 'Right Lung', 'Heart')

@@ -1,5 +1,5 @@
 # Finetune Foundation X (Swin-B) on VinDr-RibCXR rib segmentation (20 channels,
-# R1..R10, L1..L10): backbone and shared UperNet
+# R1..R10, L1..L10): backbone and shared segmentation
 # decoder from the Foundation X checkpoint (see
 # fx_swin-b_jsrt-organ_finetune.py for the choices), a new 20-channel head,
 # everything trained. Head-only variant: *_head-only.py.

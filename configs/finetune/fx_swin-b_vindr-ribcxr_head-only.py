@@ -1,10 +1,6 @@
 # Head-only variant of fx_swin-b_vindr-ribcxr_finetune.py: backbone and shared
-# UperNet decoder loaded from the Foundation X checkpoint and frozen for the
+# segmentation decoder loaded from the Foundation X checkpoint and frozen for the
 # whole run (requires_grad=False, eval mode); only the new head trains.
 _base_ = ['./fx_swin-b_vindr-ribcxr_finetune.py']
 
-model = dict(frozen_modules=[
-    'backbone', 'seg_branch.psp_modules', 'seg_branch.bottleneck',
-    'seg_branch.lateral_convs', 'seg_branch.fpn_convs',
-    'seg_branch.fpn_bottleneck'
-])
+model = dict(frozen_modules=['backbone', 'seg_branch.shared'])

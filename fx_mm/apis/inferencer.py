@@ -250,12 +250,7 @@ class FXInferencer(BaseInferencer):
     @staticmethod
     def head_size(net: nn.Module, dataset: str, task: str) -> int:
         """Outputs of a head: classes (cls, loc) or mask channels (seg)."""
-        branch = net.branch(task)
-        if task == 'cls':
-            return int(branch.specs[dataset]['num_classes'])
-        if task == 'loc':
-            return int(branch.decoders[dataset].bbox_head.num_classes)
-        return int(branch.conv_segs[dataset].out_channels)
+        return net.branch(task).num_outputs(dataset)
 
     def _slot_datasets(self, cfg: Config) -> Dict[str, List[Any]]:
         """Slot datasets of the config (built with ``lazy_init=True``: no

@@ -79,8 +79,8 @@ class FoundationXNet(BaseModule):
     def consistency_features(self, inputs: Tensor, data_samples: list,
                              dataset: str, task: str) -> dict:
         feats = self.extract_feat(inputs)
-        return self.branch(task).consistency_features(
-            feats, data_samples, dataset)
+        return self.branch(task).consistency_features(feats, data_samples,
+                                                      dataset)
 
 
 def _l2_normalise(feature: Tensor) -> Tensor:
@@ -121,11 +121,12 @@ class FoundationX(BaseModel):
         predict_on (str): ``'teacher'`` or ``'student'``: which network
             ``predict`` uses. Defaults to ``'teacher'`` when a teacher exists.
         frozen_modules (Sequence[str]): Student submodules frozen for the
-            whole run (e.g. ``('backbone', 'seg_branch.bottleneck')`` to
-            finetune only a head): ``requires_grad=False`` from the start
-            and kept in eval mode (BatchNorm statistics and dropout fixed)
-            by :meth:`train`. The optimizer constructor leaves them out.
-            Defaults to ``()``.
+            whole run (e.g. ``('backbone', 'seg_branch.shared')`` to
+            finetune only a head; ``'<branch>.shared'`` is the part of a
+            task branch that its datasets share): ``requires_grad=False``
+            from the start and kept in eval mode (BatchNorm statistics and
+            dropout fixed) by :meth:`train`. The optimizer constructor
+            leaves them out. Defaults to ``()``.
     """
 
     def __init__(self,
@@ -163,19 +164,41 @@ class FoundationX(BaseModel):
                                          if with_teacher else 'student')
         self.frozen_modules = self._freeze(frozen_modules)
 
+    def _frozen_part(self, name: str) -> Tuple[List[nn.Module], list]:
+        """(modules, parameters) that ``frozen_modules`` entry ``name``
+        names: a student submodule, or ``'<branch>.shared'`` for the part
+        of a task branch that its datasets share (the branch says which)."""
+        branch_name, _, rest = name.partition('.')
+        if rest == 'shared' and branch_name in TASK_BRANCHES.values():
+            branch = getattr(self.student, branch_name)
+            if branch is None:
+                raise ValueError(f'frozen_modules: {name!r}, but the model '
+                                 f'has no {branch_name}')
+            return branch.shared_modules(), branch.shared_parameters()
+        try:
+            module = self.student.get_submodule(name)
+        except AttributeError:
+            children = [n for n, _ in self.student.named_children()]
+            raise ValueError(
+                f'frozen_modules: the student has no submodule {name!r} '
+                f'(top-level: {children}; a branch\'s shared part: '
+                '"<branch>.shared")') from None
+        return [module], list(module.parameters())
+
+    def frozen_parameters(self) -> List[nn.Parameter]:
+        """The student parameters that ``frozen_modules`` keeps frozen."""
+        return [
+            param for name in self.frozen_modules
+            for param in self._frozen_part(name)[1]
+        ]
+
     def _freeze(self, names: Sequence[str]) -> Tuple[str, ...]:
-        """Check and freeze the student submodules ``names``."""
+        """Check and freeze the student parts ``names``."""
         if isinstance(names, str):
             names = (names, )
         for name in names:
-            try:
-                module = self.student.get_submodule(name)
-            except AttributeError:
-                children = [n for n, _ in self.student.named_children()]
-                raise ValueError(
-                    f'frozen_modules: the student has no submodule {name!r} '
-                    f'(top-level: {children})') from None
-            module.requires_grad_(False)
+            for param in self._frozen_part(name)[1]:
+                param.requires_grad_(False)
         return tuple(names)
 
     # ------------------------------------------------------------------
@@ -205,7 +228,8 @@ class FoundationX(BaseModel):
         if self.teacher is not None:
             self.teacher.eval()
         for name in self.frozen_modules:
-            self.student.get_submodule(name).eval()
+            for module in self._frozen_part(name)[0]:
+                module.eval()
         return self
 
     @property
@@ -242,8 +266,8 @@ class FoundationX(BaseModel):
 
     def loss(self, inputs: Tensor, data_samples: list) -> dict:
         dataset, task = sample_route(data_samples)
-        task_losses, student_feats = self.student.loss(
-            inputs, data_samples, dataset, task)
+        task_losses, student_feats = self.student.loss(inputs, data_samples,
+                                                       dataset, task)
         losses = {
             name: value * self.task_weight if 'loss' in name else value
             for name, value in task_losses.items()
@@ -258,8 +282,8 @@ class FoundationX(BaseModel):
 
     @staticmethod
     def consistency_loss(student_feats: Dict[str, Tensor],
-                         teacher_feats: Dict[str, Tensor],
-                         task: str) -> Tensor:
+                         teacher_feats: Dict[str,
+                                             Tensor], task: str) -> Tensor:
         """Mean over feature kinds of the MSE to the teacher's features."""
         terms = []
         for key, student_feat in student_feats.items():

@@ -1,25 +1,29 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
-"""Convert a Foundation X research-code checkpoint to an fx_mm checkpoint.
+"""Convert a Foundation X research checkpoint (the official weights) to
+fx_mm.
 
 The research code (jlianglab/Foundation_X) saves ``{'model': student,
-'teacher_model': teacher, 'optimizer': ..., 'args': ...}``. This tool takes
-one of the two networks (default: the teacher, the released weights),
-renames its keys to those of the fx_mm model built from ``--config`` (see
-the key-mapping table in ``docs/checkpoints.md``), and writes
-``{'meta': ..., 'state_dict': ...}`` that a FoundationX built with
-``with_teacher=False`` loads strictly (``--net-only``: a bare
-FoundationXNet). Parts without a research counterpart (the segmentation
-decoder, whose layout differs from mmseg's UPerHead) keep the fx_mm
-model's initial weights; the tool lists them and every dropped research
-key.
+'teacher_model': teacher, 'optimizer': ..., 'epoch': ...}``; the released
+weights are the teacher's. This tool converts both networks into the
+research-compatible fx_mm model (``configs/_base_/models/
+foundation_x_swin-b_research.py``, which represents every module the
+research forwards use) and writes an fx_mm checkpoint ``{'meta',
+'state_dict'}`` with ``student.*`` and ``teacher.*`` keys, which
+``tools/test.py``, ``FXInferencer``, ``demo/image_demo.py``,
+``publish_model.py`` and the finetune configs load as they are. A file
+without the student gets the teacher's weights in both.
+
+Every research entry that a research forward reads is converted; the
+report lists each entry left out with its reason (``docs/checkpoints.md``).
 
 Example::
 
     python tools/model_converters/foundationx2fxmm.py \\
-        FoundationX_teacher.pth fx_from_research.pth \\
-        --config configs/_base_/models/foundation_x_swin-b.py
+        FoundationX_ckpt.pth weights/foundation_x_fxmm.pth
 """
 import argparse
+import json
+import os
 import os.path as osp
 from collections import Counter, OrderedDict
 from typing import Optional, Sequence
@@ -28,13 +32,17 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import MMLogger
 
-from fx_mm.models.utils.research_converter import (OUT_NORM_SOURCES,
-                                                   RESEARCH_CLS_ORDER,
+from fx_mm.models.utils.research_converter import (RESEARCH_CLS_ORDER,
                                                    RESEARCH_LOC_ORDER,
-                                                   convert_research_checkpoint,
+                                                   RESEARCH_SEG_ORDER,
+                                                   convert_research_state,
                                                    unwrap_research_checkpoint)
 from fx_mm.registry import MODELS
 from fx_mm.utils import load_fx_checkpoint, register_all_modules
+
+RESEARCH_MODEL_CONFIG = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
+    '_base_', 'models', 'foundation_x_swin-b_research.py')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -44,27 +52,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('dst', help='output fx_mm checkpoint')
     parser.add_argument(
         '--config',
-        required=True,
-        help='fx_mm config whose model receives the weights')
-    parser.add_argument(
-        '--which',
-        choices=['teacher', 'student'],
-        default='teacher',
-        help="network to convert: 'teacher' ('teacher_model', the released "
-        "weights) or 'student' ('model'). Defaults to teacher")
-    parser.add_argument(
-        '--out-norms',
-        choices=list(OUT_NORM_SOURCES),
-        default='cls',
-        help='research output norms that fill fx_mm\'s single set norm0-3 '
-        '(cls: Segnorm0, Locnorm1-2, norm; loc: Segnorm0, Locnorm1-3; seg: '
-        'Segnorm0-3). Defaults to cls')
+        default=RESEARCH_MODEL_CONFIG,
+        help='fx_mm config whose (research-compatible) model receives the '
+        'weights. Defaults to configs/_base_/models/'
+        'foundation_x_swin-b_research.py')
     parser.add_argument(
         '--label-offset',
         type=int,
         default=1,
-        help='research class index of fx_mm class 0 in the detection heads '
-        '(1: COCO category ids start at 1). Defaults to 1')
+        help='research score column of fx_mm label 0 (research labels are '
+        '1-based category ids). Defaults to 1')
     parser.add_argument(
         '--cls-order',
         nargs='+',
@@ -76,10 +73,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default=list(RESEARCH_LOC_ORDER),
         help='fx_mm dataset of each research decoder index')
     parser.add_argument(
-        '--net-only',
-        action='store_true',
-        help='write bare FoundationXNet keys instead of FoundationX '
-        '"student." keys')
+        '--seg-order',
+        nargs='+',
+        default=list(RESEARCH_SEG_ORDER),
+        help='fx_mm dataset of each research segmentation head index')
+    parser.add_argument(
+        '--report', help='also write the conversion report (JSON) here')
     parser.add_argument(
         '--allow-unsafe-pickle',
         action='store_true',
@@ -93,7 +92,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def build_net(config: str, cfg_options: Optional[dict] = None):
-    """The FoundationXNet of a config, initialised (no pretrained load)."""
+    """The FoundationXNet of a config, without weights loading."""
     register_all_modules()
     cfg = Config.fromfile(config)
     if cfg_options:
@@ -101,66 +100,83 @@ def build_net(config: str, cfg_options: Optional[dict] = None):
     model_cfg = cfg.model
     backbone = dict(model_cfg.backbone)
     backbone['init_cfg'] = None  # weights come from the research checkpoint
-    net = MODELS.build(
+    return MODELS.build(
         dict(
             type='FoundationXNet',
             backbone=backbone,
             cls_branch=model_cfg.get('cls_branch'),
             loc_branch=model_cfg.get('loc_branch'),
             seg_branch=model_cfg.get('seg_branch')))
-    net.init_weights()
-    return net
 
 
 def _load(path: str, allow_unsafe_pickle: bool) -> dict:
-    # the research checkpoints pickle their argparse ``args``
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path}: no such research checkpoint')
+    # the research checkpoints may pickle their argparse ``args``
     with torch.serialization.safe_globals([argparse.Namespace]):
         return load_fx_checkpoint(
             path, map_location='cpu', allow_unsafe_pickle=allow_unsafe_pickle)
-
-
-def _summary(keys: Sequence[str], depth: int = 3) -> str:
-    groups = Counter('.'.join(k.split('.')[:depth]) for k in keys)
-    return ', '.join(f'{g} ({n})' for g, n in sorted(groups.items()))
 
 
 def convert(args: argparse.Namespace) -> dict:
     net = build_net(args.config, args.cfg_options)
     target = net.state_dict()
     checkpoint = _load(args.src, args.allow_unsafe_pickle)
-    state = unwrap_research_checkpoint(checkpoint, args.which, args.src)
-    converted, report = convert_research_checkpoint(
-        state,
-        target,
+    teacher, student = unwrap_research_checkpoint(checkpoint, args.src)
+    del checkpoint
+    options = dict(
+        datasets=net.heads(),
         cls_order=args.cls_order,
         loc_order=args.loc_order,
-        out_norms=args.out_norms,
-        label_offset=args.label_offset,
-        source=args.src)
-    full = OrderedDict(target)
-    full.update(converted)
-    net.load_state_dict(full, strict=True)  # names and shapes checked
-    prefix = '' if args.net_only else 'student.'
-    state_dict = OrderedDict((prefix + k, v) for k, v in full.items())
+        seg_order=args.seg_order,
+        label_offset=args.label_offset)
+    state_dict = OrderedDict()
+    reports = {}
+    for network, state in (('teacher', teacher), ('student', student)):
+        if state is None:
+            continue
+        converted, reports[network] = convert_research_state(
+            state, target, source=f"{args.src} ['{network}']", **options)
+        net.load_state_dict(converted, strict=True)  # names and shapes
+        state_dict.update((f'{network}.{k}', v) for k, v in converted.items())
+    if student is None:
+        state_dict.update((f'student.{k[len("teacher."):]}', v)
+                          for k, v in list(state_dict.items()))
+    report = reports['teacher']
     meta = dict(
         fx_mm_converted_from=osp.basename(args.src),
-        research_network=args.which,
-        out_norms=args.out_norms,
+        research_networks=dict(
+            teacher='teacher_model',
+            student='model' if student is not None else
+            'teacher_model (the file has no student)'),
         label_offset=args.label_offset,
-        not_converted=report['not_converted'])
+        orders=dict(
+            cls=list(args.cls_order),
+            loc=list(args.loc_order),
+            seg=list(args.seg_order)))
+    out_dir = osp.dirname(osp.abspath(args.dst))
+    os.makedirs(out_dir, exist_ok=True)
     torch.save(dict(meta=meta, state_dict=state_dict), args.dst)
 
-    print(f'converted {len(converted)} of {len(target)} fx_mm tensors from '
-          f'the research {args.which} ({args.src}) -> {args.dst}')
-    if report['not_converted']:
-        print('kept at their fx_mm initial value (no research counterpart): ' +
-              _summary(report['not_converted']))
-    reasons = Counter(reason for _, reason in report['dropped'])
-    for reason, count in reasons.items():
-        examples = [k for k, r in report['dropped'] if r == reason][:3]
-        print(f'dropped {count} research key(s): {reason} (e.g. '
-              f'{", ".join(examples)})')
-    return report
+    num_sources = len(teacher)
+    print(f'converted {len(report["origin"])} fx_mm tensors per network from '
+          f'{num_sources - len(report["left_out"])} of {num_sources} research '
+          f'entries ({", ".join(reports)}) -> {args.dst}')
+    reasons = Counter(reason for _, reason in report['left_out'])
+    for reason, count in sorted(reasons.items()):
+        examples = [k for k, r in report['left_out'] if r == reason][:2]
+        print(f'left out {count} research entr{"y" if count == 1 else "ies"}'
+              f': {reason} (e.g. {", ".join(examples)})')
+    result = dict(
+        dst=args.dst,
+        meta=meta,
+        origin=report['origin'],
+        left_out=report['left_out'],
+        aliases=report['aliases'])
+    if args.report:
+        with open(args.report, 'w') as f:
+            json.dump(result, f, indent=1)
+    return result
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:

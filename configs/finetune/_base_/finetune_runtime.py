@@ -85,11 +85,3 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=8, num_workers=2, collate_fn=dict(type='pseudo_collate'))
 test_dataloader = val_dataloader
-
-# the shared parts of the segmentation decoder (UperNet without the
-# per-dataset conv_segs heads), frozen by the head-only variants
-seg_decoder_modules = [
-    'seg_branch.psp_modules', 'seg_branch.bottleneck',
-    'seg_branch.lateral_convs', 'seg_branch.fpn_convs',
-    'seg_branch.fpn_bottleneck'
-]

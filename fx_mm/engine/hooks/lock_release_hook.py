@@ -23,13 +23,9 @@ def lock_plan(student: nn.Module, dataset: str,
     """
     if task == 'cls':
         return [student], []
-    if task == 'loc':
-        trainable = student.loc_branch.decoders[dataset]
-    elif task == 'seg':
-        trainable = student.seg_branch.conv_segs[dataset]
-    else:
+    if task not in ('loc', 'seg'):
         raise ValueError(f'unknown task {task!r}')
-    return [trainable], [student]
+    return student.branch(task).dataset_modules(dataset), [student]
 
 
 @HOOKS.register_module()

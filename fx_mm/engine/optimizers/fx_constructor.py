@@ -50,11 +50,14 @@ class FXOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         if is_model_wrapper(model):
             model = model.module
         student = getattr(model, 'student', model)
-        kept_frozen = tuple(getattr(model, 'frozen_modules', ()))
+        kept_frozen = {
+            id(p)
+            for p in (model.frozen_parameters()
+                      if hasattr(model, 'frozen_parameters') else ())
+        }
         frozen = [
             n for n, p in student.named_parameters()
-            if not p.requires_grad and not any(
-                n.startswith(m + '.') for m in kept_frozen)
+            if not p.requires_grad and id(p) not in kept_frozen
         ]
         if frozen:
             raise ValueError(

@@ -40,18 +40,9 @@ def head_num_classes(student: nn.Module, task: str,
                      dataset: str) -> Optional[int]:
     """Outputs of ``dataset``'s head in ``task`` (None when unknown)."""
     branch = student.branch(task)
-    # MultiDatasetClsBranch.heads / MultiDatasetDINO.decoders /
-    # MultiDatasetUPerHead.conv_segs, each a ModuleDict keyed by dataset
-    modules = dict(cls='heads', loc='decoders', seg='conv_segs')
-    heads = getattr(branch, modules.get(task, ''), None)
-    if not isinstance(heads, nn.ModuleDict) or dataset not in heads:
+    if dataset not in getattr(branch, 'datasets', ()):
         return None
-    head = heads[dataset]
-    if task == 'loc':
-        head = getattr(head, 'bbox_head', None)
-    if task == 'seg':
-        return getattr(head, 'out_channels', None)
-    return getattr(head, 'num_classes', None)
+    return branch.num_outputs(dataset)
 
 
 def check_slot_head(model: nn.Module, dataset, where: str) -> None:

@@ -1,12 +1,14 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Dict, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModule, ModuleDict
+from mmengine.model import ModuleDict
 from torch import Tensor
 
 from fx_mm.registry import MODELS
+from ..layers import ChannelLayerNorm
+from .base_branch import MultiDatasetBranch
 from .builder import build_in_scope
 
 
@@ -17,16 +19,19 @@ def _head_spec(spec: Union[int, dict]) -> dict:
 
 
 @MODELS.register_module()
-class MultiDatasetClsBranch(BaseModule):
+class MultiDatasetClsBranch(MultiDatasetBranch):
     """Classification: pooled last-stage feature -> one linear head per
     dataset (mmpretrain heads).
 
-    The backbone's last stage output is already layer-normalised (the Swin
-    ``norm3``); mmpretrain's ``GlobalAveragePooling`` pools it to
-    (B, C). Multi-label heads are ``MultiLabelLinearClsHead`` trained with a
-    masked BCE-with-logits (unknown labels, ``gt_label_mask == False``, give
-    no loss); single-label heads (``multi_label=False``, e.g. RSNA) are
-    ``LinearClsHead`` with softmax cross-entropy.
+    In the default architecture the backbone's last stage output is already
+    layer-normalised (the Swin ``norm3``); with ``in_norm=True`` (the
+    research-compatible architecture, whose backbone returns un-normalised
+    stages) the branch normalises it itself. mmpretrain's
+    ``GlobalAveragePooling`` pools it to (B, C). Multi-label heads are
+    ``MultiLabelLinearClsHead`` trained with a masked BCE-with-logits
+    (unknown labels, ``gt_label_mask == False``, give no loss); single-label
+    heads (``multi_label=False``, e.g. RSNA) are ``LinearClsHead`` with
+    softmax cross-entropy.
 
     Args:
         in_channels (int): Channels of the pooled feature (Swin-B: 1024).
@@ -36,7 +41,13 @@ class MultiDatasetClsBranch(BaseModule):
         neck (dict): Pooling neck config. Defaults to mmpretrain's
             ``GlobalAveragePooling``.
         loss_weight (float): Weight of the classification loss.
+        in_norm (bool): LayerNorm over the channels of the input feature
+            before pooling (``in_norm``; research: ``backbone.0.norm``).
+            Defaults to False.
     """
+
+    task = 'cls'
+    dataset_container = 'heads'
 
     def __init__(self,
                  in_channels: int,
@@ -44,6 +55,7 @@ class MultiDatasetClsBranch(BaseModule):
                  in_index: int = -1,
                  neck: dict = dict(type='mmpretrain.GlobalAveragePooling'),
                  loss_weight: float = 1.0,
+                 in_norm: bool = False,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         if not datasets:
@@ -51,6 +63,7 @@ class MultiDatasetClsBranch(BaseModule):
                              'dataset in `datasets`')
         self.in_index = in_index
         self.loss_weight = loss_weight
+        self.in_norm = ChannelLayerNorm(in_channels) if in_norm else None
         self.neck = build_in_scope(neck, 'mmpretrain')
         self.specs = {name: _head_spec(s) for name, s in datasets.items()}
         # mmengine's ModuleDict: BaseModule.init_weights reaches the heads
@@ -67,30 +80,27 @@ class MultiDatasetClsBranch(BaseModule):
                 head_cfg['topk'] = (1, )
             self.heads[name] = build_in_scope(head_cfg, 'mmpretrain')
 
-    @property
-    def datasets(self) -> List[str]:
-        return list(self.heads.keys())
-
-    def _check(self, dataset: str) -> None:
-        if dataset not in self.heads:
-            raise KeyError(
-                f'no classification head for dataset {dataset!r}; heads: '
-                f'{self.datasets}')
+    def num_outputs(self, dataset: str) -> int:
+        self.check_dataset(dataset)
+        return int(self.specs[dataset]['num_classes'])
 
     def pool(self, feats: Sequence[Tensor]) -> Tensor:
         """Backbone features -> pooled feature (B, C)."""
-        pooled = self.neck((feats[self.in_index], ))
+        feat = feats[self.in_index]
+        if self.in_norm is not None:
+            feat = self.in_norm(feat)
+        pooled = self.neck((feat, ))
         return pooled[-1]
 
     def forward(self, feats: Sequence[Tensor], dataset: str) -> Tensor:
         """Logits (B, num_classes) of ``dataset``'s head."""
-        self._check(dataset)
+        self.check_dataset(dataset)
         return self.heads[dataset]((self.pool(feats), ))
 
     def loss(self, feats: Sequence[Tensor], data_samples: list,
              dataset: str) -> Tuple[dict, dict]:
         """Return (losses, consistency features {'pooled': (B, C)})."""
-        self._check(dataset)
+        self.check_dataset(dataset)
         pooled = self.pool(feats)
         logits = self.heads[dataset]((pooled, ))
         target = torch.stack([s.gt_score for s in data_samples]).to(logits)
@@ -105,8 +115,8 @@ class MultiDatasetClsBranch(BaseModule):
                     s.gt_score, dtype=torch.bool) for s in data_samples
             ]).to(logits)
             loss = F.binary_cross_entropy_with_logits(
-                logits, target, weight=mask, reduction='sum') / mask.sum(
-                ).clamp(min=1.0)
+                logits, target, weight=mask,
+                reduction='sum') / mask.sum().clamp(min=1.0)
         else:
             loss = F.cross_entropy(logits, target.argmax(dim=1))
         return dict(loss_cls=loss * self.loss_weight), dict(pooled=pooled)
@@ -114,9 +124,8 @@ class MultiDatasetClsBranch(BaseModule):
     def predict(self, feats: Sequence[Tensor], data_samples: list,
                 dataset: str) -> list:
         """Set ``pred_score`` (sigmoid or softmax) on the data samples."""
-        self._check(dataset)
-        return self.heads[dataset].predict((self.pool(feats), ),
-                                           data_samples)
+        self.check_dataset(dataset)
+        return self.heads[dataset].predict((self.pool(feats), ), data_samples)
 
     def consistency_features(self, feats: Sequence[Tensor], data_samples,
                              dataset: str) -> dict:

@@ -11,7 +11,7 @@ Rather than copying DINO's code, the two classes below reuse DINO's step
 methods as their own: each owns exactly the attributes those methods read.
 """
 import copy
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -26,6 +26,8 @@ from torch import Tensor
 from torch.nn.init import normal_
 
 from fx_mm.registry import MODELS
+from ..layers import channel_norms
+from .base_branch import MultiDatasetBranch
 from .builder import build_in_scope
 
 try:
@@ -110,7 +112,7 @@ class DINODatasetDecoder(BaseModule):
 
 
 @MODELS.register_module()
-class MultiDatasetDINO(BaseModule):
+class MultiDatasetDINO(MultiDatasetBranch):
     """DINO with a shared encoder and one decoder + head per dataset.
 
     Shared: ``neck`` (ChannelMapper: backbone stages -> ``num_feature_levels``
@@ -132,7 +134,15 @@ class MultiDatasetDINO(BaseModule):
         num_feature_levels (int): Levels after the neck. Defaults to 4.
         train_cfg (dict): Assigner config (Hungarian matching costs).
         test_cfg (dict): ``max_per_img``.
+        in_norms (bool): LayerNorm over the channels of each input level
+            before the neck (``in_norms.{i}``; research: ``Locnorm1-3``), for
+            a backbone whose outputs are not normalised. Defaults to False.
     """
+
+    task = 'loc'
+    dataset_container = 'decoders'
+    #: the class of each dataset's decoding part
+    decoder_unit = DINODatasetDecoder
 
     pre_transformer = DeformableDETR.pre_transformer
     forward_encoder = DeformableDETR.forward_encoder
@@ -151,12 +161,15 @@ class MultiDatasetDINO(BaseModule):
                  num_feature_levels: int = 4,
                  train_cfg: dict = None,
                  test_cfg: dict = None,
+                 in_norms: bool = False,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         if not datasets:
-            raise ValueError('MultiDatasetDINO needs at least one dataset '
-                             'in `datasets`')
+            raise ValueError(f'{type(self).__name__} needs at least one '
+                             'dataset in `datasets`')
         self.in_indices = tuple(in_indices)
+        self.in_norms = channel_norms(neck['in_channels']) \
+            if in_norms else None
         self.num_queries = num_queries
         self.num_feature_levels = num_feature_levels
         self.neck = build_in_scope(neck, 'mmdet')
@@ -178,7 +191,8 @@ class MultiDatasetDINO(BaseModule):
         # mmengine's ModuleDict: BaseModule.init_weights reaches each
         # decoder's init_weights (and its DINOHead's) through it
         self.decoders = ModuleDict({
-            name: DINODatasetDecoder(
+            name:
+            self.decoder_unit(
                 num_classes=num_classes,
                 decoder=decoder,
                 bbox_head=bbox_head,
@@ -205,24 +219,17 @@ class MultiDatasetDINO(BaseModule):
             normal_(self.level_embed)
         super().init_weights()
 
-    @property
-    def datasets(self) -> List[str]:
-        return list(self.decoders.keys())
-
-    @property
-    def shared_modules(self) -> List[nn.Module]:
-        """Modules (and the level embedding's owner) shared by datasets."""
-        return [self.neck, self.positional_encoding, self.encoder]
-
-    def _check(self, dataset: str) -> None:
-        if dataset not in self.decoders:
-            raise KeyError(f'no localization decoder for dataset '
-                           f'{dataset!r}; decoders: {self.datasets}')
+    def num_outputs(self, dataset: str) -> int:
+        self.check_dataset(dataset)
+        return int(self.decoders[dataset].bbox_head.num_classes)
 
     def forward_shared(self, feats: Sequence[Tensor],
                        data_samples: list) -> Tuple[dict, dict]:
         """Neck + encoder. Returns (encoder outputs, decoder inputs)."""
-        img_feats = self.neck(tuple(feats[i] for i in self.in_indices))
+        feats = [feats[i] for i in self.in_indices]
+        if self.in_norms is not None:
+            feats = [norm(f) for norm, f in zip(self.in_norms, feats)]
+        img_feats = self.neck(tuple(feats))
         encoder_inputs, decoder_inputs = self.pre_transformer(
             img_feats, data_samples)
         encoder_outputs = self.forward_encoder(**encoder_inputs)
@@ -231,14 +238,33 @@ class MultiDatasetDINO(BaseModule):
     def forward_dataset(self, encoder_outputs: dict, decoder_inputs: dict,
                         data_samples: list, dataset: str) -> dict:
         """``dataset``'s decoding part: the bbox head's input dict."""
-        self._check(dataset)
+        self.check_dataset(dataset)
         unit = self.decoders[dataset]
         decoder_inputs = dict(decoder_inputs)
-        extra_decoder_inputs, head_inputs = unit.pre_decoder(
-            **encoder_outputs, batch_data_samples=data_samples)
+        extra_decoder_inputs, head_inputs = self.pre_decoder(
+            unit, encoder_outputs, data_samples)
         decoder_inputs.update(extra_decoder_inputs)
         head_inputs.update(unit.forward_decoder(**decoder_inputs))
         return head_inputs
+
+    def forward(self, feats: Sequence[Tensor], data_samples: list,
+                dataset: str) -> Tuple[Tensor, Tensor]:
+        """Scores (num_layers, B, num_queries, num_classes) and normalised
+        cxcywh boxes (num_layers, B, num_queries, 4) of every decoder layer
+        of ``dataset``'s head."""
+        encoder_outputs, decoder_inputs = self.forward_shared(
+            feats, data_samples)
+        head_inputs = self.forward_dataset(encoder_outputs, decoder_inputs,
+                                           data_samples, dataset)
+        return self.decoders[dataset].bbox_head(head_inputs['hidden_states'],
+                                                head_inputs['references'])
+
+    def pre_decoder(self, unit: nn.Module, encoder_outputs: dict,
+                    data_samples: list) -> Tuple[dict, dict]:
+        """``unit``'s DINO ``pre_decoder`` (two-stage proposals, queries,
+        denoising queries in training)."""
+        return unit.pre_decoder(
+            **encoder_outputs, batch_data_samples=data_samples)
 
     def loss(self, feats: Sequence[Tensor], data_samples: list,
              dataset: str) -> Tuple[dict, dict]:

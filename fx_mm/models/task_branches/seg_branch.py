@@ -1,48 +1,51 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.models.decode_heads import UPerHead
+from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.models.losses import DiceLoss
 from torch import Tensor
 
 from fx_mm.registry import MODELS
+from .base_branch import MultiDatasetBranch
 from .builder import build_in_scope
 
 
-@MODELS.register_module()
-class MultiDatasetUPerHead(UPerHead):
-    """UperNet decoder shared by all datasets, one conv head per dataset.
+class MultiDatasetSegHead(BaseDecodeHead, MultiDatasetBranch):
+    """Segmentation with a decoder shared by all datasets and one conv head
+    per dataset.
 
-    mmseg's :class:`UPerHead` computes the fused feature map in
-    ``_forward_feature`` (PPM on the last stage + FPN fuse); its single
-    ``conv_seg`` is replaced by ``conv_segs[dataset]``. Channels are
-    independent binary masks (sigmoid), so masks may overlap; the loss
-    modules (mmseg's, e.g. ``DiceLoss(use_sigmoid=True)``) see each
-    (sample, channel) as its own binary problem.
+    mmseg's single ``conv_seg`` is replaced by ``conv_segs[dataset]``.
+    Channels are independent binary masks (sigmoid), so masks may overlap;
+    the loss modules (mmseg's, e.g. ``DiceLoss(use_sigmoid=True)``) see each
+    (sample, channel) as its own binary problem. Subclasses compute the
+    shared decoder in :meth:`forward_features`.
 
     Args:
         datasets (dict): ``{dataset: num_mask_channels}``.
         seg_kernel_size (int): Kernel of each dataset's head (paper: 3).
         threshold (float): Sigmoid threshold of predictions. Defaults to 0.5.
         loss_decode (dict | list[dict]): mmseg loss configs.
-        **kwargs: :class:`UPerHead` arguments (in_channels, in_index,
-            channels, pool_scales, norm_cfg, align_corners ...).
+        **kwargs: :class:`BaseDecodeHead` arguments (in_channels,
+            in_index, channels, norm_cfg, align_corners ...).
     """
+
+    task = 'seg'
+    dataset_container = 'conv_segs'
 
     def __init__(self,
                  datasets: Dict[str, int],
                  seg_kernel_size: int = 3,
                  threshold: float = 0.5,
                  loss_decode=dict(
-                     type='mmseg.DiceLoss', use_sigmoid=True,
-                     loss_weight=1.0),
+                     type='mmseg.DiceLoss', use_sigmoid=True, loss_weight=1.0),
                  **kwargs) -> None:
         if not datasets:
-            raise ValueError('MultiDatasetUPerHead needs at least one '
+            raise ValueError(f'{type(self).__name__} needs at least one '
                              'dataset in `datasets`')
         kwargs.setdefault('norm_cfg', dict(type='BN', requires_grad=True))
         # mmseg's default initialises `conv_seg`; here: each dataset's head
@@ -61,47 +64,34 @@ class MultiDatasetUPerHead(UPerHead):
         self.loss_decode = nn.ModuleList(
             build_in_scope(cfg, 'mmseg') for cfg in losses)
         self.conv_segs = nn.ModuleDict({
-            name: nn.Conv2d(
+            name:
+            nn.Conv2d(
                 self.channels,
                 num_channels,
                 seg_kernel_size,
                 padding=seg_kernel_size // 2)
             for name, num_channels in datasets.items()
         })
-        self._psp_out = None
-        # The PSP output (the "bottleneck" after pooling) is a consistency
-        # feature; a hook reads it without re-implementing the forward.
-        self.bottleneck.register_forward_hook(self._keep_psp_output)
 
-    def _keep_psp_output(self, module, inputs, output) -> None:
-        self._psp_out = output
+    def num_outputs(self, dataset: str) -> int:
+        self.check_dataset(dataset)
+        return int(self.conv_segs[dataset].out_channels)
 
-    @property
-    def datasets(self) -> List[str]:
-        return list(self.conv_segs.keys())
-
-    def _check(self, dataset: str) -> None:
-        if dataset not in self.conv_segs:
-            raise KeyError(f'no segmentation head for dataset {dataset!r}; '
-                           f'heads: {self.datasets}')
-
-    def forward_features(self, feats: Sequence[Tensor]) -> dict:
-        """Shared decoder: {'fused': (B, C, H/4, W/4), 'psp': (B, C, h, w)}.
-        """
-        fused = self._forward_feature(list(feats))
-        psp, self._psp_out = self._psp_out, None
-        return dict(fused=fused, psp=psp)
+    def forward_features(self, feats: Sequence[Tensor]) -> Dict[str, Tensor]:
+        """Shared decoder: ``{'fused': (B, channels, H/4, W/4), 'psp':
+        (B, C, h, w)}`` (the map the heads read and the pyramid-pooling
+        output; both are consistency features)."""
+        raise NotImplementedError
 
     def seg_logits(self, fused: Tensor, dataset: str) -> Tensor:
-        self._check(dataset)
+        self.check_dataset(dataset)
         if self.dropout is not None:
             fused = self.dropout(fused)
         return self.conv_segs[dataset](fused)
 
     def forward(self, feats: Sequence[Tensor], dataset: str) -> Tensor:
         """Logits (B, num_channels, H/4, W/4) of ``dataset``'s head."""
-        return self.seg_logits(self.forward_features(feats)['fused'],
-                               dataset)
+        return self.seg_logits(self.forward_features(feats)['fused'], dataset)
 
     def loss(self, feats: Sequence[Tensor], data_samples: list,
              dataset: str) -> Tuple[dict, dict]:
@@ -129,8 +119,8 @@ class MultiDatasetUPerHead(UPerHead):
             # mmseg's DiceLoss wants the target in the prediction's shape;
             # its sigmoid CrossEntropyLoss a label map (N, H, W)
             value = loss_module(
-                flat_logits, flat_target if isinstance(
-                    loss_module, DiceLoss) else flat_target[:, 0].long())
+                flat_logits, flat_target if isinstance(loss_module, DiceLoss)
+                else flat_target[:, 0].long())
             losses[name] = losses.get(name, 0) + value
         return losses, shared
 
@@ -164,3 +154,38 @@ class MultiDatasetUPerHead(UPerHead):
     def consistency_features(self, feats: Sequence[Tensor], data_samples,
                              dataset: str) -> dict:
         return self.forward_features(feats)
+
+
+@MODELS.register_module()
+class MultiDatasetUPerHead(UPerHead, MultiDatasetSegHead):
+    """UperNet decoder shared by all datasets, one conv head per dataset.
+
+    mmseg's :class:`UPerHead` computes the fused feature map in
+    ``_forward_feature`` (PPM on the last stage + FPN fuse); the heads are
+    :class:`MultiDatasetSegHead`'s.
+
+    Args:
+        datasets (dict): ``{dataset: num_mask_channels}``.
+        pool_scales (tuple[int]): PPM bins.
+        **kwargs: :class:`MultiDatasetSegHead` and :class:`UPerHead`
+            arguments (in_channels, in_index, channels, norm_cfg,
+            align_corners, seg_kernel_size, threshold, loss_decode ...).
+    """
+
+    # UPerHead.forward (one conv_seg) comes first in the bases
+    forward = MultiDatasetSegHead.forward
+
+    def __init__(self, datasets: Dict[str, int], **kwargs) -> None:
+        super().__init__(datasets=datasets, **kwargs)
+        self._psp_out = None
+        # The PSP output (the "bottleneck" after pooling) is a consistency
+        # feature; a hook reads it without re-implementing the forward.
+        self.bottleneck.register_forward_hook(self._keep_psp_output)
+
+    def _keep_psp_output(self, module, inputs, output) -> None:
+        self._psp_out = output
+
+    def forward_features(self, feats: Sequence[Tensor]) -> Dict[str, Tensor]:
+        fused = self._forward_feature(list(feats))
+        psp, self._psp_out = self._psp_out, None
+        return dict(fused=fused, psp=psp)

@@ -1,6 +1,6 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
 from .model_stats import SingleTaskForward, count_flops, parameter_breakdown
-from .research_converter import (convert_research_checkpoint,
+from .research_converter import (ResearchLayoutError, convert_research_state,
                                  unwrap_research_checkpoint)
 from .swin_converters import (adapt_swin_state_dict, concat_to_unfold_order,
                               convert_swin_checkpoint, detect_swin_format,
@@ -14,6 +14,6 @@ __all__ = [
     'concat_to_unfold_order', 'adapt_swin_state_dict', 'FXPretrainedSwin',
     'load_pretrained_swin', 'check_local_checkpoint',
     'use_fx_swin_pretrained_loading', 'parameter_breakdown',
-    'SingleTaskForward', 'count_flops', 'convert_research_checkpoint',
-    'unwrap_research_checkpoint'
+    'SingleTaskForward', 'count_flops', 'convert_research_state',
+    'unwrap_research_checkpoint', 'ResearchLayoutError'
 ]

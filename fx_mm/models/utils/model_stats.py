@@ -14,12 +14,6 @@ def _numel(params) -> int:
     return sum(p.numel() for p in params)
 
 
-def _params_except(module: nn.Module, excluded: nn.Module) -> int:
-    """Parameters of ``module`` that are not in ``excluded``."""
-    skip = {id(p) for p in excluded.parameters()}
-    return _numel(p for p in module.parameters() if id(p) not in skip)
-
-
 def parameter_breakdown(net: nn.Module) -> List[Tuple[str, int]]:
     """Parameters of each component of a FoundationXNet.
 
@@ -38,17 +32,15 @@ def parameter_breakdown(net: nn.Module) -> List[Tuple[str, int]]:
         list[tuple[str, int]]: (component, number of parameters).
     """
     rows = [('backbone', _numel(net.backbone.parameters()))]
-    per_dataset = dict(
-        cls_branch='heads', loc_branch='decoders', seg_branch='conv_segs')
-    for attr, container_name in per_dataset.items():
+    for attr in ('cls_branch', 'loc_branch', 'seg_branch'):
         branch = getattr(net, attr, None)
         if branch is None:
             continue
-        container = getattr(branch, container_name)
-        rows.append((f'{attr}.shared', _params_except(branch, container)))
-        for name, head in container.items():
-            rows.append(
-                (f'{attr}.{container_name}.{name}', _numel(head.parameters())))
+        rows.append((f'{attr}.shared', _numel(branch.shared_parameters())))
+        for name in branch.datasets:
+            rows.append((f'{attr}.{branch.dataset_container}.{name}',
+                         _numel(p for module in branch.dataset_modules(name)
+                                for p in module.parameters())))
     counted = {'backbone', 'cls_branch', 'loc_branch', 'seg_branch'}
     other = _numel(p for name, module in net.named_children()
                    if name not in counted for p in module.parameters())
@@ -82,10 +74,7 @@ class SingleTaskForward(nn.Module):
         self.net = net
         self.task = task
         self.dataset = dataset
-        branch = net.branch(task)
-        if dataset not in branch.datasets:
-            raise KeyError(f'no {task} head for dataset {dataset!r}; heads: '
-                           f'{branch.datasets}')
+        net.branch(task).check_dataset(dataset)
 
     def _det_samples(self, inputs: Tensor) -> list:
         shape = tuple(inputs.shape[-2:])
@@ -106,12 +95,7 @@ class SingleTaskForward(nn.Module):
             return branch(feats, self.dataset)
         if self.task == 'seg':
             return branch(feats, self.dataset)
-        samples = self._det_samples(inputs)
-        encoder_outputs, decoder_inputs = branch.forward_shared(feats, samples)
-        head_inputs = branch.forward_dataset(encoder_outputs, decoder_inputs,
-                                             samples, self.dataset)
-        scores, boxes = branch.decoders[self.dataset].bbox_head(
-            head_inputs['hidden_states'], head_inputs['references'])
+        scores, boxes = branch(feats, self._det_samples(inputs), self.dataset)
         return scores[-1], boxes[-1]
 
 

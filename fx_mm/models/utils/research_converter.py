@@ -1,47 +1,43 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
-"""Convert checkpoints of the Foundation X research code to fx_mm names.
+"""Convert checkpoints of the Foundation X research code to fx_mm's
+research-compatible architecture.
 
 The research model (jlianglab/Foundation_X, ``main.py`` with
 ``models/dino/dino_F6.py``, ``deformable_transformer_F6.py``,
-``swin_transformer_CyclicSegmentation.py``) is an IDEA-DINO detector whose
-Swin backbone also holds the classification and segmentation parts. Its
-training checkpoints hold the student under ``'model'`` and the teacher
-under ``'teacher_model'``. The key layout read here (see
-``docs/checkpoints.md`` for the full table):
+``backbone.py``, ``swin_transformer_CyclicSegmentation.py``) is an IDEA-DINO
+detector whose Swin backbone also holds the classification and
+segmentation parts. Its checkpoints hold the student under ``'model'`` and
+the teacher (the released weights) under ``'teacher_model'``.
 
-- backbone ``backbone.0.*`` in the Microsoft Swin-Det naming (timm-like
-  ``layers.{i}``, patch merging at the end of a layer) with THREE sets of
-  output norms: ``norm`` (classification, after stage 4), ``Locnorm{1-3}``
-  (localization) and ``Segnorm{0-3}`` (segmentation). fx_mm's backbone has
-  one set, ``norm{0-3}``; ``out_norms`` picks which research set fills it;
-- classification heads ``backbone.0.classification_heads.{k}`` (Ark-style
-  ``omni_heads.{k}`` also accepted), one ``Linear`` per dataset in the
-  research order :data:`RESEARCH_CLS_ORDER`;
-- localization: ``input_proj.{i}`` (neck), ``transformer.level_embed``,
-  ``transformer.encoder.layers.{l}`` (shared); per dataset ``k`` in
-  :data:`RESEARCH_LOC_ORDER`: ``transformer.decoder.{k}.*``,
-  ``class_embed.{k}.{l}``, ``bbox_embed.{k}.{l}``,
-  ``transformer.enc_out_{class,bbox}_embed.{k}``,
-  ``transformer.enc_output{,_norm}.{k}``; shared by all datasets in the
-  research code but per dataset in fx_mm (copied to each):
-  ``transformer.tgt_embed`` and ``label_enc``. The research decoders all
-  predict ``num_classes`` (14 in pre-training) classes whose index is the
-  COCO ``category_id`` (1-based); fx_mm's head of a dataset with ``n``
-  classes takes rows ``label_offset .. label_offset + n - 1``;
-- segmentation: ``segmentation_PPN`` / ``segmentation_FPN`` /
-  ``segmentation_heads.{k}``. This decoder is NOT converted: its layout
-  (a PSP bottleneck back to the stage-4 width, 1x1 lateral convolutions with
-  bias and no norm, one 3x3 smoothing conv shared by all levels) differs
-  from mmseg's ``UPerHead`` that fx_mm uses, so no weight has a counterpart.
+Every research entry that a research forward reads has a place in the model
+of ``configs/_base_/models/foundation_x_swin-b_research.py``
+(``docs/checkpoints.md`` has the table). The entries left out are those no
+research forward reads, and aliases:
 
-Unused research parameters (``bbox_embed_``/``class_embed_`` copies,
-``transformer.enc_outputMem_LinearProjection``, the ImageNet ``head``) are
-dropped and listed.
+- ``backbone.0.Segnorm{0-3}``: ``extra_features_seg`` uses the raw stage
+  outputs;
+- ``backbone.0.head``: the ImageNet classifier of the Swin code, called by
+  no task;
+- ``class_embed.{k}.*`` (= ``transformer.decoder.{k}.class_embed.*``): the
+  research DINO takes its scores from ``class_embed_``;
+- aliases of one shared tensor (``dec_pred_*_embed_share``, the shared FPN
+  smoothing conv): read once, from the canonical key, and checked equal;
+- heads of datasets that the fx_mm config does not have (e.g. the
+  segmentation heads 0, 1 and 3, which ``foundation_x3_pretraining`` never
+  trains or tests).
+
+Score columns: the research decoders score 14 columns whose index is the
+1-based COCO ``category_id``; fx_mm's labels are 0-based, so every
+14-column tensor (and the 16-row denoising label table) is rotated by
+``label_offset`` rows: fx_mm column ``j`` holds research column
+``j + label_offset`` (the last columns wrap around). The two-stage top-k
+ranks by the maximum over all columns, which a rotation does not change.
 """
 import re
 from collections import OrderedDict
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
+import torch
 from torch import Tensor
 
 from .swin_converters import convert_swin_checkpoint
@@ -53,21 +49,34 @@ RESEARCH_CLS_ORDER = ('tbx11k', 'node21', 'candid_ptx', 'rsna_pneumonia',
                       'vindr_cxr', 'shenzhen', 'mimic_cxr')
 RESEARCH_LOC_ORDER = ('tbx11k', 'node21', 'candid_ptx', 'rsna_pneumonia',
                       'chestx_det', 'siim_acr')
+RESEARCH_SEG_ORDER = RESEARCH_LOC_ORDER
 
-# which research norm fills fx_mm's norm{0..3}
-OUT_NORM_SOURCES = dict(
-    cls=('Segnorm0', 'Locnorm1', 'Locnorm2', 'norm'),
-    loc=('Segnorm0', 'Locnorm1', 'Locnorm2', 'Locnorm3'),
-    seg=('Segnorm0', 'Segnorm1', 'Segnorm2', 'Segnorm3'))
+NOT_READ = 'read by no research forward'
+REASONS = {
+    'segnorm':
+    f'{NOT_READ}: extra_features_seg uses the raw stage outputs',
+    'head':
+    f'{NOT_READ}: the Swin ImageNet classifier `head`',
+    'class_embed':
+    f'{NOT_READ}: the research DINO scores with class_embed_',
+    'num_batches_tracked':
+    'BatchNorm step counter; the fx_mm module keeps '
+    'its own',
+    'relative_position_index':
+    'buffer the model computes itself (standard '
+    'Swin window index; checked equal)',
+    'alias':
+    'alias: one tensor with its canonical key (checked equal), '
+    'read from there',
+}
 
-_Transform = Optional[Callable[[Tensor], Tensor]]
-
-# research decoder / encoder layer -> mmdet layer
+# research encoder / decoder layer -> mmdet layer
 _ENCODER_LAYER = {
     'norm1': 'norms.0',
     'norm2': 'norms.1',
     'linear1': 'ffn.layers.0.0',
     'linear2': 'ffn.layers.1',
+    'self_attn': 'self_attn',
 }
 _DECODER_LAYER = {
     # IDEA DINO: self-attn -> norm2, cross-attn -> norm1, FFN -> norm3
@@ -79,361 +88,465 @@ _DECODER_LAYER = {
     'self_attn.in_proj_weight': 'self_attn.attn.in_proj_weight',
     'self_attn.in_proj_bias': 'self_attn.attn.in_proj_bias',
     'self_attn.out_proj': 'self_attn.attn.out_proj',
+    'cross_attn': 'cross_attn',
 }
-_DEFORM_ATTN = ('sampling_offsets', 'attention_weights', 'value_proj',
-                'output_proj')
+# alias -> canonical (dec_pred_*_embed_share and the shared FPN conv)
+_ALIASES = (
+    (r'transformer\.decoder\.(\d+)\.bbox_embed\.[1-9]\d*\.(.+)',
+     r'transformer.decoder.\1.bbox_embed.0.\2'),
+    (r'bbox_embed\.(\d+)\.\d+\.(.+)',
+     r'transformer.decoder.\1.bbox_embed.0.\2'),
+    (r'bbox_embed_\.(\d+)\.[1-9]\d*\.(.+)', r'bbox_embed_.\1.0.\2'),
+    (r'class_embed_\.(\d+)\.[1-9]\d*\.(.+)', r'class_embed_.\1.0.\2'),
+    (r'class_embed\.(\d+)\.\d+\.(.+)', r'transformer.decoder.\1.class_embed.0.'
+     r'\2'),
+    (r'transformer\.decoder\.(\d+)\.class_embed\.[1-9]\d*\.(.+)',
+     r'transformer.decoder.\1.class_embed.0.\2'),
+    (r'backbone\.0\.segmentation_FPN\.smooth_conv\.[1-9]\.(.+)',
+     r'backbone.0.segmentation_FPN.smooth_conv.0.\1'),
+)
 
 
-def _rows(offset: int, count: int) -> Callable[[Tensor], Tensor]:
-    """Take ``count`` class rows starting at ``offset``."""
-
-    def take(value: Tensor) -> Tensor:
-        if value.shape[0] < offset + count:
-            raise ValueError(
-                f'needs class rows {offset}..{offset + count - 1} but the '
-                f'research tensor has {value.shape[0]}')
-        return value[offset:offset + count].clone()
-
-    return take
+class ResearchLayoutError(ValueError):
+    """A checkpoint that is not a Foundation X research checkpoint of the
+    layout the fx_mm config describes."""
 
 
-def _layer_key(table: Dict[str, str], rest: str) -> Optional[str]:
-    """Map the part of a layer key after ``layers.{l}.``."""
-    for old, new in table.items():
-        if rest == old or rest.startswith(old + '.'):
-            return new + rest[len(old):]
-    for name in _DEFORM_ATTN:
-        for attn in ('self_attn', 'cross_attn'):
-            if rest.startswith(f'{attn}.{name}.'):
-                return rest
+def unwrap_research_checkpoint(
+        checkpoint: Mapping,
+        source: str = 'checkpoint') -> Tuple[Dict, Optional[Dict]]:
+    """(teacher, student) state dicts of a research checkpoint, without
+    ``module.``; the student is None when the file holds only the teacher.
+    """
+    if not isinstance(checkpoint, Mapping):
+        raise ResearchLayoutError(
+            f'{source}: a research checkpoint is a dict, got '
+            f'{type(checkpoint).__name__}')
+    if 'teacher_model' not in checkpoint:
+        hint = ' (an fx_mm checkpoint: load it directly)' \
+            if 'state_dict' in checkpoint else ''
+        raise ResearchLayoutError(
+            f"{source}: no 'teacher_model' entry{hint}; the research code "
+            "saves the teacher (the released weights) under 'teacher_model' "
+            f"and the student under 'model'. Entries: {list(checkpoint)}")
+
+    def strip(state: Mapping) -> Dict:
+        return OrderedDict(
+            (k[len('module.'):] if k.startswith('module.') else k, v)
+            for k, v in state.items())
+
+    student = checkpoint.get('model')
+    return strip(checkpoint['teacher_model']), (
+        strip(student) if isinstance(student, Mapping) else None)
+
+
+def _canonical(key: str) -> Optional[str]:
+    for pattern, canonical in _ALIASES:
+        if re.fullmatch(pattern, key):
+            name = re.sub(pattern, canonical, key)
+            return None if name == key else name
     return None
 
 
-def _mlp_key(branch: str, rest: str) -> Optional[str]:
-    """IDEA's 3-layer ``MLP.layers.{j}`` -> mmdet's ``Sequential`` index
-    ``2 * j`` (Linear, ReLU, Linear, ReLU, Linear)."""
-    m = re.fullmatch(r'layers\.(\d)\.(weight|bias)', rest)
-    return m and f'{branch}.{2 * int(m.group(1))}.{m.group(2)}'
-
-
-def unwrap_research_checkpoint(checkpoint: Mapping,
-                               which: str = 'teacher',
-                               source: str = 'checkpoint') -> Dict:
-    """The state dict of the teacher (``'teacher_model'``) or the student
-    (``'model'``) of a research checkpoint, without ``module.``."""
-    key = dict(teacher='teacher_model', student='model')[which]
-    if key in checkpoint:
-        state = checkpoint[key]
-    elif which == 'student' and isinstance(
-            checkpoint.get('state_dict'), Mapping):
-        state = checkpoint['state_dict']
-    elif all(hasattr(v, 'shape') for v in checkpoint.values()):
-        state = checkpoint  # a bare state dict
-    else:
-        raise KeyError(f'{source}: no {key!r} entry (the research code '
-                       "saves the student under 'model' and the teacher "
-                       f"under 'teacher_model'); entries: {list(checkpoint)}")
-    return OrderedDict(
-        (k[len('module.'):] if k.startswith('module.') else k, v)
-        for k, v in state.items())
-
-
 class _Mapper:
-    """Collect (source key -> target keys) decisions and their reasons."""
+    """Collects the research -> fx_mm decisions of one state dict."""
 
-    def __init__(self, target: Mapping[str, Tensor], source: str) -> None:
+    def __init__(self, state: Mapping[str, Tensor], target: Mapping[str,
+                                                                    Tensor],
+                 source: str, label_offset: int) -> None:
+        self.state = state
         self.target = target
         self.source = source
+        self.label_offset = label_offset
         self.converted: 'OrderedDict[str, Tensor]' = OrderedDict()
         self.origin: Dict[str, str] = {}
-        self.dropped: List[Tuple[str, str]] = []
+        self.left_out: List[Tuple[str, str]] = []
+        self.unknown: List[str] = []
+        self.aliases: Dict[str, str] = {}
 
     def put(self,
-            src_key: str,
+            src: str,
             value: Tensor,
-            dst_key: str,
-            transform: _Transform = None) -> bool:
-        if dst_key not in self.target:
-            return False
-        if transform is not None:
-            try:
-                value = transform(value)
-            except ValueError as err:
-                raise ValueError(f'{self.source}: {src_key} -> {dst_key}: '
-                                 f'{err}') from None
-        want = tuple(self.target[dst_key].shape)
+            dst: str,
+            columns: bool = False) -> None:
+        """Fill ``dst`` (which must exist in the fx_mm model)."""
+        if dst not in self.target:
+            raise ResearchLayoutError(
+                f'{self.source}: {src} maps to {dst}, which the fx_mm model '
+                'does not have; use the research-compatible model config '
+                '(configs/_base_/models/foundation_x_swin-b_research.py)')
+        if columns:  # research category column c -> fx_mm label c - offset
+            value = torch.roll(value, -self.label_offset, dims=0)
+        want = tuple(self.target[dst].shape)
         if tuple(value.shape) != want:
-            raise ValueError(
-                f'{self.source}: {src_key} has shape {tuple(value.shape)} '
-                f'but fx_mm\'s {dst_key} has {want}; the fx_mm config does '
-                'not match the research model')
-        self.converted[dst_key] = value
-        self.origin[dst_key] = src_key
-        return True
+            raise ResearchLayoutError(
+                f'{self.source}: {src} has shape {tuple(value.shape)} but '
+                f'fx_mm\'s {dst} has {want}; the fx_mm config does not match '
+                'the research model')
+        self.converted[dst] = value.clone()
+        self.origin[dst] = src
 
-    def drop(self, key: str, reason: str) -> None:
-        self.dropped.append((key, reason))
+    def put_layers(self,
+                   src: str,
+                   value: Tensor,
+                   dst_pattern: str,
+                   num_layers: int,
+                   columns: bool = False) -> None:
+        """Fill ``dst_pattern.format(layer)`` for every decoder layer (one
+        research module shared by the layers)."""
+        for layer in range(num_layers):
+            self.put(src, value, dst_pattern.format(layer), columns)
 
-    def map(self,
-            src_key: str,
-            value: Tensor,
-            dst_key: Optional[str],
-            transform: _Transform = None,
-            reason: str = 'no counterpart in the fx_mm config') -> None:
-        """``put`` or, when the target has no such key, ``drop``."""
-        if dst_key is None or not self.put(src_key, value, dst_key, transform):
-            self.drop(src_key, reason)
+    def leave(self, key: str, reason: str) -> None:
+        self.left_out.append((key, reason))
+
+    def decoder_layers(self, dataset: str) -> int:
+        """Layers of ``dataset``'s fx_mm decoder (the index of its
+        two-stage heads in ``cls_branches`` / ``reg_branches``)."""
+        prefix = f'loc_branch.decoders.{dataset}.decoder.layers.'
+        return len({
+            k[len(prefix):].split('.', 1)[0]
+            for k in self.target if k.startswith(prefix)
+        })
 
 
-def _convert_backbone(state: Mapping[str, Tensor], mapper: _Mapper,
-                      cls_order: Sequence[str], out_norms: str) -> None:
+def _layer(table: Mapping[str, str], rest: str) -> Optional[str]:
+    for old, new in table.items():
+        if rest == old or rest.startswith(old + '.'):
+            return new + rest[len(old):]
+    return None
+
+
+def _mlp(rest: str) -> Optional[str]:
+    """IDEA's ``MLP.layers.{j}`` -> mmdet's ``Sequential`` index ``2j``."""
+    m = re.fullmatch(r'layers\.(\d)\.(weight|bias)', rest)
+    return m and f'{2 * int(m.group(1))}.{m.group(2)}'
+
+
+def _ppm_key(rest: str) -> Optional[str]:
+    """Research PSP/FPN module names -> :class:`ResearchPSPFPNHead`."""
+    rules = (
+        (r'segmentation_PPN\.stages\.(\d+)\.1\.weight',
+         r'psp_modules.\1.1.conv.weight'),
+        (r'segmentation_PPN\.stages\.(\d+)\.2\.(.+)',
+         r'psp_modules.\1.1.bn.\2'),
+        (r'segmentation_PPN\.bottleneck\.0\.weight',
+         r'psp_bottleneck.conv.weight'),
+        (r'segmentation_PPN\.bottleneck\.1\.(.+)', r'psp_bottleneck.bn.\1'),
+        (r'segmentation_FPN\.conv1x1\.(\d+)\.(weight|bias)',
+         r'lateral_convs.\1.conv.\2'),
+        (r'segmentation_FPN\.smooth_conv\.0\.(weight|bias)',
+         r'smooth_conv.conv.\1'),
+        (r'segmentation_FPN\.conv_fusion\.0\.weight',
+         r'fusion_conv.conv.weight'),
+        (r'segmentation_FPN\.conv_fusion\.1\.(.+)', r'fusion_conv.bn.\1'),
+    )
+    for pattern, new in rules:
+        if re.fullmatch(pattern, rest):
+            return re.sub(pattern, new, rest)
+    return None
+
+
+def _convert_backbone(mapper: _Mapper, orders: Mapping[str, Sequence[str]],
+                      datasets: Mapping[str, List[str]]) -> None:
+    state = mapper.state
     body = OrderedDict((k[len('backbone.0.'):], v) for k, v in state.items()
                        if k.startswith('backbone.0.'))
     swin = OrderedDict()
-    norms: Dict[str, Dict[str, Tensor]] = {}
     for key, value in body.items():
+        src = f'backbone.0.{key}'
         head = re.fullmatch(
-            r'(classification_heads|omni_heads)\.(\d+)\.(weight|bias)', key)
-        norm = re.fullmatch(r'((?:Loc|Seg)?norm\d?)\.(weight|bias)', key)
+            r'(classification|segmentation)_heads\.(\d+)\.(weight|bias)', key)
         if head:
-            index = int(head.group(2))
-            dataset = cls_order[index] if index < len(cls_order) else None
-            mapper.map(
-                f'backbone.0.{key}',
-                value,
-                dataset and f'cls_branch.heads.{dataset}.fc.{head.group(3)}',
-                reason=f'classification head {index} ({dataset}) is not in '
-                'the fx_mm config')
-        elif norm:
-            norms.setdefault(norm.group(1), {})[norm.group(2)] = value
+            task = 'cls' if head.group(1) == 'classification' else 'seg'
+            index, param = int(head.group(2)), head.group(3)
+            order = orders[task]
+            dataset = order[index] if index < len(order) else None
+            if dataset is None or dataset not in datasets[task]:
+                name = dataset or f'beyond the {task} order'
+                mapper.leave(
+                    src, f'{task} head {index} ({name}) is not in the fx_mm '
+                    'config')
+            elif task == 'cls':
+                mapper.put(src, value,
+                           f'cls_branch.heads.{dataset}.fc.{param}')
+            else:
+                mapper.put(src, value,
+                           f'seg_branch.conv_segs.{dataset}.{param}')
+        elif re.fullmatch(r'norm\.(weight|bias)', key):
+            mapper.put(src, value, f'cls_branch.in_{key}')
+        elif re.fullmatch(r'Locnorm([1-3])\.(weight|bias)', key):
+            level, param = int(key[7]) - 1, key.rsplit('.', 1)[1]
+            mapper.put(src, value, f'loc_branch.in_norms.{level}.{param}')
+        elif re.fullmatch(r'Segnorm\d\.(weight|bias)', key):
+            mapper.leave(src, REASONS['segnorm'])
+        elif re.fullmatch(r'head\.(weight|bias)', key):
+            mapper.leave(src, REASONS['head'])
         elif key.startswith('segmentation_'):
-            mapper.drop(
-                f'backbone.0.{key}', 'research segmentation decoder: no '
-                "counterpart in mmseg's UPerHead")
-        elif key.startswith('head.'):
-            mapper.drop(f'backbone.0.{key}', 'ImageNet classifier, unused')
+            if key.endswith('num_batches_tracked'):
+                mapper.leave(src, REASONS['num_batches_tracked'])
+            elif _canonical(src) is not None:
+                continue  # alias, checked in convert_research_state
+            else:
+                new = _ppm_key(key)
+                if new is None:
+                    mapper.unknown.append(src)
+                else:
+                    mapper.put(src, value, f'seg_branch.{new}')
+        elif key.endswith('relative_position_index'):
+            mapper.leave(src, REASONS['relative_position_index'])
         else:
             swin[key] = value
-    for key, value in convert_swin_checkpoint(
-            swin, source=mapper.source, fmt='timm').items():
-        mapper.map(f'backbone.0.{key}', value, f'backbone.{key}')
-    sources = OUT_NORM_SOURCES[out_norms]
-    used = set()
-    for level, name in enumerate(sources):
-        if name not in norms:
-            continue
-        for param, value in norms[name].items():
-            if mapper.put(f'backbone.0.{name}.{param}', value,
-                          f'backbone.norm{level}.{param}'):
-                used.add(name)
-    for name in norms:
-        if name not in used:
-            for param in norms[name]:
-                mapper.drop(
-                    f'backbone.0.{name}.{param}',
-                    f'output norm not chosen (out_norms={out_norms!r}: '
-                    f'norm0-3 <- {", ".join(sources)})')
+    try:
+        converted = convert_swin_checkpoint(
+            swin, source=mapper.source, fmt='timm')
+    except (KeyError, ValueError) as err:
+        raise ResearchLayoutError(
+            f'{mapper.source}: the Swin backbone (backbone.0.*) does not '
+            f'convert: {err}') from None
+    for key, value in converted.items():
+        mapper.put(f'backbone.0.{key} (Swin naming)', value, f'backbone.{key}')
 
 
-def _convert_loc(state: Mapping[str, Tensor], mapper: _Mapper,
-                 loc_order: Sequence[str], label_offset: int) -> None:
-    target = mapper.target
-    datasets = {
-        m.group(1)
-        for m in (re.match(r'loc_branch\.decoders\.([^.]+)\.', k)
-                  for k in target) if m
-    }
+def _convert_loc(mapper: _Mapper, order: Sequence[str],
+                 datasets: Sequence[str]) -> None:
+    state = mapper.state
     num_neck_convs = len({
         m.group(1)
         for m in (re.match(r'loc_branch\.neck\.convs\.(\d+)\.', k)
-                  for k in target) if m
+                  for k in mapper.target) if m
     })
-    num_layers = len({
-        m.group(2)
-        for m in (re.match(
-            r'loc_branch\.decoders\.([^.]+)\.decoder\.layers\.(\d+)\.', k)
-                  for k in target) if m
-    }) or None
 
-    def num_classes(dataset: str) -> int:
-        key = (f'loc_branch.decoders.{dataset}.dn_query_generator.'
-               'label_embedding.weight')
-        return target[key].shape[0]
-
-    def dataset_of(index: str) -> Optional[str]:
+    def dataset_of(key: str, index: str) -> Optional[str]:
         k = int(index)
-        name = loc_order[k] if k < len(loc_order) else None
-        return name if name in datasets else None
+        name = order[k] if k < len(order) else None
+        if name not in datasets:
+            mapper.leave(
+                key, f'loc decoder {k} ({name}) is not in the fx_mm '
+                'config')
+            return None
+        return name
 
     for key, value in state.items():
-        if key.startswith('backbone.0.'):
+        if key.startswith('backbone.0.') or _canonical(key) is not None:
             continue
         m = re.fullmatch(r'input_proj\.(\d+)\.([01])\.(weight|bias)', key)
         if m:
             level, part, param = int(m.group(1)), m.group(2), m.group(3)
-            conv = (f'loc_branch.neck.convs.{level}'
-                    if level < num_neck_convs else
-                    f'loc_branch.neck.extra_convs.{level - num_neck_convs}')
-            dst = f'{conv}.conv.{param}' if part == '0' else \
-                f'{conv}.gn.{param}'
-            mapper.map(
+            conv = (f'loc_branch.neck.convs.{level}' if level < num_neck_convs
+                    else 'loc_branch.neck.extra_convs.'
+                    f'{level - num_neck_convs}')
+            mapper.put(key, value,
+                       f'{conv}.{"conv" if part == "0" else "gn"}.{param}')
+        elif key == 'transformer.level_embed':
+            mapper.put(key, value, 'loc_branch.level_embed')
+        elif key == 'transformer.tgt_embed.weight':
+            mapper.put(key, value, 'loc_branch.query_embedding.weight')
+        elif key == 'label_enc.weight':
+            mapper.put(
                 key,
                 value,
-                dst,
-                reason='the fx_mm neck conv has no bias '
-                '(ChannelMapper with GN; set bias=True in the neck config '
-                'to keep it)' if part == '0' and param == 'bias' else
-                'no such neck level in the fx_mm config')
-            continue
-        if key == 'transformer.level_embed':
-            mapper.map(key, value, 'loc_branch.level_embed')
-            continue
-        m = re.fullmatch(r'transformer\.encoder\.layers\.(\d+)\.(.+)', key)
-        if m:
-            rest = _layer_key(_ENCODER_LAYER, m.group(2))
-            mapper.map(
-                key, value, rest
-                and f'loc_branch.encoder.layers.{m.group(1)}.{rest}')
-            continue
-        if key == 'transformer.tgt_embed.weight' or key == 'label_enc.weight':
-            # shared in the research code, per dataset in fx_mm
-            done = False
-            for dataset in sorted(datasets):
-                if key == 'label_enc.weight':
-                    done |= mapper.put(
-                        key, value, f'loc_branch.decoders.{dataset}.'
-                        'dn_query_generator.label_embedding.weight',
-                        _rows(label_offset, num_classes(dataset)))
-                else:
-                    done |= mapper.put(
-                        key, value,
-                        f'loc_branch.decoders.{dataset}.query_embedding.'
-                        'weight')
-            if not done:
-                mapper.drop(key, 'no localization decoder in the fx_mm '
-                            'config')
-            continue
-        m = re.fullmatch(r'transformer\.decoder\.(\d+)\.(.+)', key)
-        if m:
-            dataset, rest = dataset_of(m.group(1)), m.group(2)
-            if dataset is None:
-                mapper.drop(
-                    key, f'decoder {m.group(1)} is not in the fx_mm '
-                    'config')
-                continue
-            prefix = f'loc_branch.decoders.{dataset}.decoder.'
-            lm = re.fullmatch(r'layers\.(\d+)\.(.+)', rest)
-            if rest.startswith(('bbox_embed.', 'class_embed.')):
-                mapper.drop(key, 'alias of bbox_embed / class_embed')
-            elif lm:
-                new = _layer_key(_DECODER_LAYER, lm.group(2))
-                mapper.map(key, value, new
-                           and f'{prefix}layers.{lm.group(1)}.{new}')
+                'loc_branch.dn_query_generator.label_embedding.weight',
+                columns=True)
+        elif key.startswith('transformer.encoder.layers.'):
+            m = re.fullmatch(r'transformer\.encoder\.layers\.(\d+)\.(.+)', key)
+            new = m and _layer(_ENCODER_LAYER, m.group(2))
+            if new is None:
+                mapper.unknown.append(key)
             else:
-                mapper.map(key, value, prefix + rest)
-            continue
-        m = re.fullmatch(r'(class_embed|bbox_embed)\.(\d+)\.(\d+)\.(.+)', key)
-        if m:
-            kind, dataset, layer, rest = m.group(1), dataset_of(
-                m.group(2)), m.group(3), m.group(4)
-            if dataset is None:
-                mapper.drop(
-                    key, f'decoder {m.group(2)} is not in the fx_mm '
-                    'config')
-                continue
-            head = f'loc_branch.decoders.{dataset}.bbox_head.'
-            if kind == 'class_embed':
-                mapper.map(key, value, f'{head}cls_branches.{layer}.{rest}',
-                           _rows(label_offset, num_classes(dataset)))
-            else:
-                mapper.map(key, value,
-                           _mlp_key(f'{head}reg_branches.{layer}', rest))
-            continue
-        m = re.fullmatch(
-            r'transformer\.(enc_out_class_embed|enc_out_bbox_embed|'
-            r'enc_output|enc_output_norm)\.(\d+)\.(.+)', key)
-        if m:
-            kind, dataset, rest = m.group(1), dataset_of(
-                m.group(2)), m.group(3)
-            if dataset is None:
-                mapper.drop(
-                    key, f'decoder {m.group(2)} is not in the fx_mm '
-                    'config')
-                continue
-            unit = f'loc_branch.decoders.{dataset}.'
-            if kind == 'enc_out_class_embed':
-                mapper.map(
-                    key, value,
-                    f'{unit}bbox_head.cls_branches.{num_layers}.{rest}',
-                    _rows(label_offset, num_classes(dataset)))
-            elif kind == 'enc_out_bbox_embed':
-                mapper.map(
-                    key, value,
-                    _mlp_key(f'{unit}bbox_head.reg_branches.{num_layers}',
-                             rest))
-            elif kind == 'enc_output':
-                mapper.map(key, value, f'{unit}memory_trans_fc.{rest}')
-            else:
-                mapper.map(key, value, f'{unit}memory_trans_norm.{rest}')
-            continue
-        if key.startswith(('bbox_embed_.', 'class_embed_.',
-                           'transformer.enc_outputMem_LinearProjection.')):
-            mapper.drop(key, 'unused by the research model')
-            continue
-        mapper.drop(key, 'no counterpart in fx_mm')
+                mapper.put(key, value,
+                           f'loc_branch.encoder.layers.{m.group(1)}.{new}')
+        else:
+            _convert_loc_dataset(mapper, key, value, dataset_of)
 
 
-def convert_research_checkpoint(
+def _convert_loc_dataset(mapper: _Mapper, key: str, value: Tensor,
+                         dataset_of) -> None:
+    """Entries of one research decoder ``k``."""
+    per_dataset = (
+        (r'transformer\.decoder\.(\d+)\.(.+)', 'decoder'),
+        (r'transformer\.(enc_output|enc_output_norm|enc_out_class_embed|'
+         r'enc_out_bbox_embed|enc_outputMem_LinearProjection)\.(\d+)\.(.+)',
+         'proposal'),
+        (r'(class_embed_|bbox_embed_)\.(\d+)\.0\.(.+)', 'output'),
+    )
+    for pattern, kind in per_dataset:
+        m = re.fullmatch(pattern, key)
+        if m:
+            break
+    else:
+        mapper.unknown.append(key)
+        return
+    if kind == 'decoder':
+        index, rest = m.group(1), m.group(2)
+    else:
+        index, rest = m.group(2), m.group(3)
+    dataset = dataset_of(key, index)
+    if dataset is None:
+        return
+    unit = f'loc_branch.decoders.{dataset}.'
+    head = unit + 'bbox_head.'
+    if kind == 'decoder':
+        layer = re.fullmatch(r'layers\.(\d+)\.(.+)', rest)
+        if layer:
+            new = _layer(_DECODER_LAYER, layer.group(2))
+            dst = new and f'{unit}decoder.layers.{layer.group(1)}.{new}'
+        elif rest.startswith(('norm.', 'ref_point_head.')):
+            dst = f'{unit}decoder.{rest}'
+        elif rest.startswith('bbox_embed.0.'):
+            new = _mlp(rest[len('bbox_embed.0.'):])
+            if new is not None:
+                mapper.put_layers(key, value,
+                                  head + 'refine_branches.{}.' + new,
+                                  mapper.decoder_layers(dataset))
+                return
+            dst = None
+        elif rest.startswith('class_embed.0.'):
+            mapper.leave(key, REASONS['class_embed'])
+            return
+        else:
+            dst = None
+        if dst is None:
+            mapper.unknown.append(key)
+        else:
+            mapper.put(key, value, dst)
+        return
+    if kind == 'output':
+        if m.group(1) == 'class_embed_':
+            mapper.put_layers(
+                key,
+                value,
+                head + 'cls_branches.{}.' + rest,
+                mapper.decoder_layers(dataset),
+                columns=True)
+        else:
+            new = _mlp(rest)
+            if new is None:
+                mapper.unknown.append(key)
+            else:
+                mapper.put_layers(key, value, head + 'reg_branches.{}.' + new,
+                                  mapper.decoder_layers(dataset))
+        return
+    module = m.group(1)
+    num_layers = mapper.decoder_layers(dataset)
+    if module == 'enc_outputMem_LinearProjection':
+        mapper.put(key, value, f'{unit}memory_proj.{rest}')
+    elif module == 'enc_output':
+        mapper.put(key, value, f'{unit}memory_trans_fc.{rest}')
+    elif module == 'enc_output_norm':
+        mapper.put(key, value, f'{unit}memory_trans_norm.{rest}')
+    elif module == 'enc_out_class_embed':
+        mapper.put(
+            key,
+            value,
+            f'{head}cls_branches.{num_layers}.{rest}',
+            columns=True)
+    else:
+        new = _mlp(rest)
+        if new is None:
+            mapper.unknown.append(key)
+        else:
+            mapper.put(key, value, f'{head}reg_branches.{num_layers}.{new}')
+
+
+def _check_aliases(state: Mapping[str, Tensor], source: str,
+                   mapper: _Mapper) -> None:
+    """Each alias key must hold its canonical key's values."""
+    for key, value in state.items():
+        canonical = _canonical(key)
+        if canonical is None:
+            continue
+        if canonical not in state:
+            raise ResearchLayoutError(
+                f'{source}: {key} is an alias of {canonical} in the research '
+                'model, but the checkpoint has no such key')
+        if not torch.equal(value, state[canonical]):
+            raise ResearchLayoutError(
+                f'{source}: {key} differs from {canonical}; in the research '
+                'model they are one shared tensor')
+        mapper.aliases[key] = canonical
+        mapper.leave(key, REASONS['alias'])
+
+
+def convert_research_state(
         state: Mapping[str, Tensor],
         target: Mapping[str, Tensor],
+        datasets: Mapping[str, Sequence[str]],
         cls_order: Sequence[str] = RESEARCH_CLS_ORDER,
         loc_order: Sequence[str] = RESEARCH_LOC_ORDER,
-        out_norms: str = 'cls',
+        seg_order: Sequence[str] = RESEARCH_SEG_ORDER,
         label_offset: int = 1,
         source: str = 'research checkpoint') -> Tuple[Dict, Dict]:
-    """Convert a research-code state dict to FoundationXNet keys.
+    """Convert one research network (student or teacher) to the keys of a
+    research-compatible :class:`~fx_mm.models.FoundationXNet`.
 
     Args:
-        state (Mapping[str, Tensor]): The research model's state dict
+        state (Mapping[str, Tensor]): The research network's state dict
             (see :func:`unwrap_research_checkpoint`).
         target (Mapping[str, Tensor]): ``state_dict()`` of the fx_mm
-            :class:`FoundationXNet` to fill (gives names and shapes).
-        cls_order (Sequence[str]): fx_mm dataset of each research
-            classification head index. Defaults to
-            :data:`RESEARCH_CLS_ORDER`.
-        loc_order (Sequence[str]): fx_mm dataset of each research decoder
-            index. Defaults to :data:`RESEARCH_LOC_ORDER`.
-        out_norms (str): Which research output norms fill fx_mm's
-            ``norm0-3``, see :data:`OUT_NORM_SOURCES`. ``'cls'`` keeps the
-            classification path exact. Defaults to ``'cls'``.
-        label_offset (int): Research class index of fx_mm's class 0 (the
-            research detection labels are 1-based COCO category ids).
-            Defaults to 1.
+            network to fill (gives names and shapes).
+        datasets (Mapping[str, Sequence[str]]): ``{task: [dataset, ...]}``
+            of the fx_mm heads (:meth:`FoundationXNet.heads`).
+        cls_order, loc_order, seg_order (Sequence[str]): fx_mm dataset of
+            each research head index.
+        label_offset (int): Research score column of fx_mm label 0 (the
+            research labels are 1-based category ids). Defaults to 1.
         source (str): Name for messages.
 
     Returns:
-        tuple: The converted tensors (FoundationXNet keys) and a report
-        ``dict(origin={fx key: research key}, dropped=[(research key,
-        reason)], not_converted=[fx keys without a research source])``.
+        tuple: The converted tensors (every key of ``target``) and a report
+        ``dict(origin={fx key: research key}, left_out=[(research key,
+        reason)], aliases={alias key: canonical key})``.
 
     Raises:
-        ValueError: A shape does not match the fx_mm config.
+        ResearchLayoutError: Not a research checkpoint, a research key
+            without a rule, a shape or an alias that does not match, or
+            fx_mm keys that nothing fills.
     """
-    if out_norms not in OUT_NORM_SOURCES:
-        raise ValueError(f'out_norms must be one of {list(OUT_NORM_SOURCES)}'
-                         f', got {out_norms!r}')
     if not any(k.startswith('backbone.0.') for k in state):
-        raise ValueError(
+        raise ResearchLayoutError(
             f'{source}: no "backbone.0." keys; not a checkpoint of the '
             f'Foundation X research model (first keys: {list(state)[:5]})')
-    mapper = _Mapper(target, source)
-    _convert_backbone(state, mapper, cls_order, out_norms)
-    _convert_loc(state, mapper, loc_order, label_offset)
-    not_converted = [
-        k for k in target if k not in mapper.converted
-        and not k.endswith('relative_position_index')
+    mapper = _Mapper(state, target, source, label_offset)
+    _check_aliases(state, source, mapper)
+    orders = dict(cls=cls_order, loc=loc_order, seg=seg_order)
+    datasets = {task: list(datasets.get(task, ())) for task in orders}
+    _convert_backbone(mapper, orders, datasets)
+    _convert_loc(mapper, loc_order, datasets['loc'])
+    if mapper.unknown:
+        raise ResearchLayoutError(
+            f'{source}: {len(mapper.unknown)} research key(s) that no rule '
+            f'maps, e.g. {mapper.unknown[:5]}; not a Foundation X research '
+            'checkpoint of the released layout')
+    missing = [
+        k for k in target if k not in mapper.converted and not k.endswith(
+            ('relative_position_index', 'num_batches_tracked'))
     ]
-    return mapper.converted, dict(
-        origin=mapper.origin,
-        dropped=mapper.dropped,
-        not_converted=not_converted)
+    if missing:
+        raise ResearchLayoutError(
+            f'{source}: {len(missing)} fx_mm weight(s) have no research '
+            f'source, e.g. {missing[:5]}; the fx_mm config has parts the '
+            'research model lacks (use configs/_base_/models/'
+            'foundation_x_swin-b_research.py with the research head order)')
+    _check_position_index(state, target, source)
+    converted = OrderedDict(
+        (k, mapper.converted.get(k, target[k])) for k in target)
+    return converted, dict(
+        origin=mapper.origin, left_out=mapper.left_out, aliases=mapper.aliases)
+
+
+def _check_position_index(state: Mapping[str, Tensor],
+                          target: Mapping[str, Tensor], source: str) -> None:
+    """The research Swin's window index must be the one fx_mm computes."""
+    for key, value in state.items():
+        m = re.fullmatch(
+            r'backbone\.0\.layers\.(\d+)\.blocks\.(\d+)\.attn\.'
+            r'relative_position_index', key)
+        if not m:
+            continue
+        dst = (f'backbone.stages.{m.group(1)}.blocks.{m.group(2)}.attn.'
+               'w_msa.relative_position_index')
+        if dst in target and not torch.equal(value, target[dst]):
+            raise ResearchLayoutError(
+                f'{source}: {key} is not the standard Swin window index '
+                f'that fx_mm uses ({dst})')

@@ -1,0 +1,43 @@
+# Continued pretraining from the OFFICIAL Foundation X weights with one new
+# (dataset, task) slot: JSRT organ segmentation (heart, lungs, clavicles)
+# joins the 20 slots of the paper. The converted checkpoint (student and
+# teacher) fills every pretrained weight; the new JSRT head starts from its
+# initialisation (mmengine reports it as missing from the checkpoint).
+#
+#   FX_CHECKPOINT=weights/foundation_x_fxmm.pth FX_JSRT_ROOT=data/jsrt \
+#   python tools/train.py \
+#       configs/foundation_x/fx_swin-b_cxr15-jsrt_research_continued.py
+_base_ = ['./fx_swin-b_cxr15_research.py']
+
+load_from = '{{$FX_CHECKPOINT:weights/foundation_x_fxmm.pth}}'
+jsrt_root = '{{$FX_JSRT_ROOT:data/jsrt}}'
+jsrt_seg_classes = ('heart', 'left_lung', 'right_lung', 'left_clavicle',
+                    'right_clavicle')
+
+model = dict(seg_branch=dict(datasets=dict(jsrt=len(jsrt_seg_classes))))
+
+
+def jsrt(split, pipeline):
+    return dict(
+        type='JSRTDataset',
+        data_root=jsrt_root,
+        split=split,
+        task='seg',
+        seg_classes=jsrt_seg_classes,
+        pipeline=pipeline,
+        test_mode=split != 'train')
+
+
+train_cfg = dict(slots=_base_.train_slots +
+                 [dict(dataset=jsrt('train', {{_base_.train_pipeline}}))])
+val_cfg = dict(slots=_base_.val_slots +
+               [dict(dataset=jsrt('val', {{_base_.test_pipeline}}))])
+test_cfg = dict(slots=_base_.test_slots +
+                [dict(dataset=jsrt('test', {{_base_.test_pipeline}}))])
+val_evaluator = _base_.val_evaluator + [
+    dict(
+        type='DiceMetric',
+        dataset_name='jsrt',
+        class_names=jsrt_seg_classes)
+]
+test_evaluator = val_evaluator
