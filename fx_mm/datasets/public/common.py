@@ -4,22 +4,25 @@
 Every error names the annotation file and the record (CSV line, JSON index)
 so that a user can fix the file; nothing is dropped silently.
 """
+import contextlib
 import csv
 import glob
 import gzip
 import io
 import json
+import logging
 import math
 import os
 import os.path as osp
+from collections import Counter
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
-from PIL import Image
+from mmengine.logging import print_log
 from pycocotools import mask as mask_utils
 
 from ..base_cxr import BaseCXRDataset, CXRDatasetError
-from ..io import read_binary_mask
+from ..io import read_binary_mask, read_image_size
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.dcm', '.dicom', '.mha')
 
@@ -393,8 +396,7 @@ class PublicCXRDataset(BaseCXRDataset):
         if info.get('img_size') is not None:
             width, height = info['img_size']
             return int(height), int(width)
-        with Image.open(info['img_path']) as img:
-            width, height = img.size
+        width, height = read_image_size(info['img_path'])
         return height, width
 
     def _source_to_rle(self, source: Optional[dict],
