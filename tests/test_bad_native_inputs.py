@@ -94,12 +94,182 @@ def _seg_coco(tmp_path, segmentation, size=(5, 4)):
         fx_task='seg')
 
 
+def test_coco_rle_counts_decoded_as_pycocotools_writes_them():
+    mask = np.zeros((6, 9), np.uint8)
+    mask[1:4, 2:7] = 1
+    mask[5, 8] = 1
+    encoded = mask_utils.encode(np.asfortranarray(mask))
+    runs = rle.coco_rle_counts(encoded['counts'])
+    assert runs.sum() == 54
+    assert runs.tolist() == [13, 3, 3, 3, 3, 3, 3, 3, 3, 3, 13, 1]
+    rle.check_coco_rle(encoded, 'x')
+
+
+def test_coco_rle_too_short_for_its_size(tmp_path):
+    # 20 pixels (4 x 5) but the runs cover 6: pycocotools decodes the other
+    # 14 from whatever memory held
+    short = mask_utils.frPyObjects(dict(counts=[2, 3, 1], size=[4, 5]), 4, 5)
+    ann = _seg_coco(tmp_path,
+                    dict(counts=short['counts'].decode(), size=[4, 5]))
+    with pytest.raises(CXRDatasetError) as info:
+        CXRCocoDataset(ann_file=ann, task='seg', data_root=str(tmp_path))
+    assert str(info.value) == (
+        f'{ann} annotation id 7: compressed RLE runs cover 6 pixels but its '
+        'size 4x5 (HxW) has 20 (too short)')
+    # an RLE handed to the loading transform is checked the same way
+    img = str(tmp_path / 'a.png')
+    ds = ToyCXRDataset([dict(img_path=img, seg_rles=[short])], task='seg')
+    results = LoadCXRImage()(ds.get_data_info(0))
+    with pytest.raises(CXRDatasetError) as info:
+        LoadCXRAnnotations()(results)
+    assert str(info.value).startswith(
+        f'{img}: RLE mask 0: compressed RLE runs cover 6 pixels')
+
+
+def test_check_dataset_reports_a_short_coco_rle(tmp_path):
+    write_png(tmp_path / 'a.png', size=(5, 4))
+    write_png(tmp_path / 'b.png', size=(5, 4))
+    ann = coco_file(
+        tmp_path / 'seg.json',
+        [coco_image(1, 'a.png', (5, 4)),
+         coco_image(2, 'b.png', (5, 4))], [
+             dict(
+                 id=7,
+                 image_id=1,
+                 category_id=1,
+                 segmentation=dict(counts=[2, 3, 1], size=[4, 5])),
+             dict(
+                 id=8,
+                 image_id=2,
+                 category_id=1,
+                 segmentation=dict(counts=[2, 3, 15], size=[4, 5]))
+         ],
+        fx_task='seg')
+    row = load_tool('tools/analysis_tools/check_dataset.py',
+                    'fx_check_dataset').check_slot(
+                        dict(
+                            type='CXRCocoDataset',
+                            ann_file=ann,
+                            task='seg',
+                            data_root=str(tmp_path)),
+                        decode=True,
+                        max_images=None,
+                        workers=1)
+    assert (row['images'], row['ok'], row['bad']) == (2, 1, 1), row
+    assert row['problems'] == [
+        f'{ann} annotation id 7: uncompressed RLE runs cover 6 pixels but '
+        'its size 4x5 (HxW) has 20 (too short)'
+    ]
+
+
+def test_uncompressed_coco_rle_that_overruns(tmp_path):
+    ann = _seg_coco(tmp_path, dict(counts=[2, 30, 1], size=[4, 5]))
+    with pytest.raises(CXRDatasetError) as info:
+        CXRCocoDataset(ann_file=ann, task='seg', data_root=str(tmp_path))
+    assert str(info.value) == (
+        f'{ann} annotation id 7: uncompressed RLE runs cover 33 pixels but '
+        'its size 4x5 (HxW) has 20 (overruns)')
+
+
+def test_browse_dataset_names_an_overrunning_rle(tmp_path):
+    browse = load_tool('tools/analysis_tools/browse_dataset.py',
+                       'fx_browse_dataset')
+    ann = _seg_coco(tmp_path, dict(counts=[2, 30, 1], size=[4, 5]))
+    pipeline = [
+        dict(type='LoadCXRImage'),
+        dict(type='LoadCXRAnnotations'),
+        dict(type='PackFXInputs')
+    ]
+    cfg = Config(
+        dict(
+            train_cfg=dict(slots=[
+                dict(
+                    dataset=dict(
+                        type='CXRCocoDataset',
+                        ann_file=ann,
+                        task='seg',
+                        data_root=str(tmp_path),
+                        pipeline=pipeline))
+            ])))
+    with DefaultScope.overwrite_default_scope('fx_mm'):
+        with pytest.raises(CXRDatasetError) as info:
+            browse.browse(cfg, 'train', str(tmp_path / 'out'), 1)
+    assert str(info.value) == (
+        f'{ann} annotation id 7: uncompressed RLE runs cover 33 pixels but '
+        'its size 4x5 (HxW) has 20 (overruns)')
+
+
 @pytest.mark.parametrize('polygon, message', [
     ([1, 1, 4, 3], 'polygon 0: polygon with 2 point(s); at least 3 are '
      'needed'),
     ([1, 1], 'polygon 0: polygon with 1 point(s); at least 3 are needed'),
     ([1, 1, 4, 3, 2], 'polygon 0 has an odd number of coordinates (5)'),
 ])
+def test_coco_polygon_with_fewer_than_three_points(tmp_path, polygon, message):
+    ann = _seg_coco(tmp_path, [polygon])
+    with pytest.raises(CXRDatasetError) as info:
+        CXRCocoDataset(ann_file=ann, task='seg', data_root=str(tmp_path))
+    assert str(info.value) == f'{ann} annotation id 7: {message}'
+
+
+def test_two_coco_images_with_the_same_id(request, tmp_path):
+    for name in ('a.png', 'b.png', 'c.png'):
+        write_png(tmp_path / name, size=(8, 6))
+    ann = coco_file(tmp_path / 'loc.json', [
+        coco_image(1, 'a.png'),
+        coco_image(1, 'b.png'),
+        coco_image(2, 'c.png')
+    ], [box_ann(1, 1), box_ann(2, 2)])
+    with pytest.raises(CXRDatasetError) as info:
+        CXRCocoDataset(ann_file=ann, task='loc', data_root=str(tmp_path))
+    assert str(info.value) == (
+        f'{ann} image id 1: 2 images have this id (a.png, b.png); image ids '
+        'must be unique, otherwise their annotations get mixed up')
+    # skip mode: both images of the shared id are left out, and reported
+    ds = CXRCocoDataset(
+        ann_file=ann,
+        task='loc',
+        data_root=str(tmp_path),
+        on_bad_record='skip')
+    assert [ds.get_data_info(i)['img_id'] for i in range(len(ds))] == ['c']
+    assert len(ds.get_data_info(0)['instances']) == 1
+    assert len(ds.skipped_records) == 2
+
+
+def test_two_tbx11k_images_with_the_same_id(request):
+    tbx_root = request.getfixturevalue('tbx_root')
+    path = str(tbx_root / 'annotations/json/TBX11K_train.json')
+    data = _tbx_json(TBX_ANNS)
+    data['images'][1]['id'] = 1  # health/h0001.png takes tb0001's id
+    write_text(path, json.dumps(data))
+    with pytest.raises(CXRDatasetError) as info:
+        TBX11KDataset(task='loc', data_root=str(tbx_root))
+    assert str(info.value) == (
+        f'{path} image id 1: 2 images have this id (tb/tb0001.png, '
+        'health/h0001.png); image ids must be unique, otherwise their '
+        'annotations get mixed up')
+
+
+def test_coco_annotation_of_an_image_not_in_images(request, tmp_path):
+    tbx_root = request.getfixturevalue('tbx_root')
+    write_png(tmp_path / 'a.png', size=(8, 6))
+    ann = coco_file(tmp_path / 'loc.json', [coco_image(1, 'a.png')],
+                    [box_ann(1, 1), box_ann(2, 9)])
+    with pytest.raises(CXRDatasetError) as info:
+        CXRCocoDataset(ann_file=ann, task='loc', data_root=str(tmp_path))
+    assert str(info.value) == (
+        f'{ann} annotation id 2: image_id 9 is not in "images"')
+    path = str(tbx_root / 'annotations/json/TBX11K_train.json')
+    write_text(
+        path,
+        json.dumps(
+            _tbx_json(TBX_ANNS + [dict(TBX_ANNS[0], id=3, image_id=5)])))
+    with pytest.raises(CXRDatasetError) as info:
+        TBX11KDataset(task='loc', data_root=str(tbx_root))
+    assert str(info.value) == (
+        f'{path} annotation id 3: image_id 5 is not in "images"')
+
+
 def test_dicom_without_a_suffix(tmp_path):
     folder = tmp_path / 'pacs'
     dicom = write_dicom(folder / '1.2.840.113619.2.55.3.1', PIXELS)
@@ -151,6 +321,39 @@ def test_truncated_jpeg_compressed_dicom(tmp_path):
     assert f'its pixel data is missing or cut off: the file ({size} bytes) ' \
         'is probably truncated (pydicom: End of file reached before ' \
         'delimiter (FFFE,E0DD)' in message
+
+
+def test_skip_bad_coco_boxes_and_categories(request, tmp_path):
+    tbx_root = request.getfixturevalue('tbx_root')
+    for name in ('a.png', 'b.png', 'c.png'):
+        write_png(tmp_path / name, size=(8, 6))
+    ann = coco_file(tmp_path / 'loc.json', [
+        coco_image(1, 'a.png'),
+        coco_image(2, 'b.png'),
+        coco_image(3, 'c.png')
+    ], [
+        box_ann(1, 1),
+        box_ann(2, 2, bbox=(1, 1, 0, 2)),
+        box_ann(3, 3, category_id=7)
+    ])
+    ds = CXRCocoDataset(
+        ann_file=ann,
+        task='loc',
+        data_root=str(tmp_path),
+        on_bad_record='skip')
+    assert [ds.get_data_info(i)['img_id'] for i in range(len(ds))] == ['a']
+    assert [where for where, _ in ds.skipped_records
+            ] == [f'{ann} annotation id 2', f'{ann} annotation id 3']
+    path = str(tbx_root / 'annotations/json/TBX11K_train.json')
+    anns = [TBX_ANNS[0], dict(TBX_ANNS[1], image_id=3, category_id=9)]
+    write_text(path, json.dumps(_tbx_json(anns)))
+    tbx = TBX11KDataset(
+        task='loc', data_root=str(tbx_root), on_bad_record='skip')
+    assert len(tbx) == 3
+    assert tbx.skipped_records == [
+        (f'{path} annotation id 2',
+         f'{path} annotation id 2: category_id 9 is not in "categories"')
+    ]
 
 
 FOUR_FINDINGS_CSV = (

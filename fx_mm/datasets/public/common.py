@@ -188,6 +188,63 @@ def strip_suffix(name: str) -> str:
     return osp.splitext(name)[0]
 
 
+def load_coco_file(path: str):
+    """A COCO json through pycocotools' ``COCO`` (its prints silenced).
+
+    Raises:
+        FileNotFoundError: No such file.
+        CXRDatasetError: Not JSON / not COCO; names the file.
+    """
+    from pycocotools.coco import COCO
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path}: annotation file not found')
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            return COCO(path)
+        except json.JSONDecodeError as err:
+            raise CXRDatasetError(f'{path}: invalid JSON: {err}') from err
+        except (KeyError, TypeError, ValueError, AssertionError) as err:
+            raise CXRDatasetError(
+                f'{path}: not a COCO annotation file: {err!r}') from err
+
+
+def iter_coco_images(coco, path: str,
+                     guard) -> Iterator[Tuple[dict, List[dict]]]:
+    """Yield ``(image entry, its annotations)`` of a COCO file, in file
+    order, after checking the links between them.
+
+    pycocotools indexes by id without checking: two images with the same
+    ``id`` share (and duplicate) each other's annotations, and an
+    annotation whose ``image_id`` is not in ``images`` is never seen. Both
+    are errors here, raised inside ``guard`` (a dataset's
+    :meth:`~fx_mm.datasets.BaseCXRDataset.record_guard`), so that
+    ``on_bad_record='skip'`` leaves out (and reports) the images that share
+    an id and the orphan annotations.
+    """
+    images = coco.dataset.get('images') or []
+    counts = Counter(img.get('id') for img in images)
+    for ann in coco.dataset.get('annotations') or []:
+        if ann.get('image_id') not in counts:
+            with guard():
+                raise CXRDatasetError(
+                    f'{path} annotation id {ann.get("id")}: image_id '
+                    f'{ann.get("image_id")!r} is not in "images"')
+    for img in images:
+        if counts[img.get('id')] > 1:
+            with guard():
+                names = [
+                    i.get('file_name') for i in images
+                    if i.get('id') == img.get('id')
+                ]
+                raise CXRDatasetError(
+                    f'{path} image id {img.get("id")}: {len(names)} images '
+                    f'have this id ({", ".join(map(str, names))}); image '
+                    'ids must be unique, otherwise their annotations get '
+                    'mixed up')
+            continue
+        yield img, coco.imgToAnns.get(img.get('id'), [])
+
+
 # ---------------------------------------------------------------------------
 # values
 def parse_float(text: str, where: str, column: str) -> float:
@@ -282,6 +339,30 @@ def flatten_polygon(points, where: str) -> List[float]:
     if not all(map(math.isfinite, flat)):
         raise CXRDatasetError(f'{where}: polygon has non-finite points')
     return flat
+
+
+def check_coco_polygons(segmentation, where: str) -> None:
+    """COCO polygons: a list of flat ``[x0, y0, x1, y1, ...]`` lists, each
+    with at least 3 finite points (pycocotools reads a 2-point polygon as a
+    box and refuses a 1-point one with a bare error).
+
+    Raises:
+        CXRDatasetError: Naming ``where``, the polygon and the problem.
+    """
+    if not segmentation:
+        raise CXRDatasetError(f'{where}: empty polygon list')
+    for k, polygon in enumerate(segmentation):
+        if not isinstance(polygon, (list, tuple)) or not all(
+                isinstance(v, (int, float)) for v in polygon):
+            raise CXRDatasetError(
+                f'{where}: polygon {k} is not a flat list of numbers '
+                '[x0, y0, x1, y1, ...]')
+        if len(polygon) % 2:
+            raise CXRDatasetError(
+                f'{where}: polygon {k} has an odd number of coordinates '
+                f'({len(polygon)})')
+        flatten_polygon(
+            list(zip(polygon[0::2], polygon[1::2])), f'{where}: polygon {k}')
 
 
 def polygons_bbox(polygons: Sequence[Sequence[float]]) -> List[float]:

@@ -116,6 +116,83 @@ def parse_rle(text: str,
     return starts, lengths
 
 
+def coco_rle_counts(counts) -> np.ndarray:
+    """The run lengths of a COCO RLE's ``counts``: a list of ints
+    (uncompressed) or pycocotools' compressed text (str / bytes: 6 bits per
+    character, offset 48, a continuation bit, a sign bit, and from the
+    third run on a difference to the run two places before).
+
+    Raises:
+        ValueError: The text is cut off inside a number.
+    """
+    if not isinstance(counts, (str, bytes)):
+        return np.asarray(list(counts), dtype=np.int64)
+    data = counts.encode('ascii') if isinstance(counts, str) else counts
+    values: List[int] = []
+    pos = 0
+    while pos < len(data):
+        value, shift, more = 0, 0, True
+        while more:
+            if pos >= len(data):
+                raise ValueError('the compressed counts end inside a number')
+            code = data[pos] - 48
+            value |= (code & 0x1f) << shift
+            more = bool(code & 0x20)
+            pos += 1
+            shift += 5
+            if not more and code & 0x10:
+                value -= 1 << shift  # negative: sign-extend
+        if len(values) > 2:
+            value += values[-2]
+        values.append(value)
+    return np.asarray(values, dtype=np.int64)
+
+
+def check_coco_rle(rle, where: str) -> None:
+    """Check a COCO RLE (compressed or not) before pycocotools decodes it.
+
+    pycocotools trusts ``counts``: runs that cover fewer pixels than
+    ``size`` leave the rest of the mask as uninitialised memory, runs that
+    cover more write past it (or fail with a bare traceback). Here the runs
+    must be non-negative integers that cover exactly H x W pixels.
+
+    Raises:
+        CXRDatasetError: Naming ``where`` and the problem.
+    """
+    if not isinstance(rle, dict) or 'size' not in rle or 'counts' not in rle:
+        raise CXRDatasetError(
+            f'{where}: an RLE must be a dict with "size" and "counts"')
+    size = rle['size']
+    if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(
+            isinstance(v, (int, np.integer)) and v > 0 for v in size)):
+        raise CXRDatasetError(f'{where}: RLE size {size!r} is not [H, W]')
+    counts = rle['counts']
+    if not isinstance(counts, (str, bytes)) and not (isinstance(
+            counts, (list, tuple)) and all(
+                isinstance(v, (int, np.integer)) for v in counts)):
+        raise CXRDatasetError(
+            f'{where}: RLE counts must be a list of integers or '
+            f'compressed text, got {type(counts).__name__}')
+    try:
+        runs = coco_rle_counts(counts)
+    except (ValueError, UnicodeEncodeError) as err:
+        raise CXRDatasetError(
+            f'{where}: RLE counts are not valid compressed text: {err}') \
+            from None
+    kind = 'compressed' if isinstance(counts, (str, bytes)) \
+        else 'uncompressed'
+    if (runs < 0).any():
+        raise CXRDatasetError(
+            f'{where}: {kind} RLE has a negative run length')
+    height, width = int(size[0]), int(size[1])
+    total = int(runs.sum())
+    if total != height * width:
+        raise CXRDatasetError(
+            f'{where}: {kind} RLE runs cover {total} pixels but its size '
+            f'{height}x{width} (HxW) has {height * width} '
+            f'({"too short" if total < height * width else "overruns"})')
+
+
 def runs_to_coco(starts: np.ndarray, lengths: np.ndarray, height: int,
                  width: int) -> dict:
     """Column-major runs -> compressed COCO RLE, without decoding.
