@@ -323,6 +323,52 @@ def test_truncated_jpeg_compressed_dicom(tmp_path):
         'delimiter (FFFE,E0DD)' in message
 
 
+def test_jsrt_split_file_with_a_byte_order_mark(tmp_path):
+    root = _tiny_jsrt(tmp_path)
+    os.makedirs(osp.join(root, 'splits'))
+    with open(osp.join(root, 'splits', 'val.txt'), 'wb') as f:
+        f.write(b'\xef\xbb\xbfJPCLN001\r\nJPCNN002\r\n')
+    ds = JSRTDataset(root, split='val')
+    assert [ds.get_data_info(i)['img_id'] for i in range(len(ds))] == \
+        ['JPCLN001', 'JPCNN002']
+
+
+def test_jsrt_nodule_centre_outside_the_image(tmp_path):
+    root = _tiny_jsrt(
+        tmp_path, clinical=CLNDAT.replace('\t100\t2000\t', '\t3000\t2000\t'))
+    with pytest.raises(CXRDatasetError) as info:
+        JSRTDataset(root, task='loc')
+    assert str(info.value) == (
+        f'{osp.join(root, "CLNDAT_EN.txt")}: record 2 (JPCLN002.IMG): '
+        'nodule centre x=3000, y=2000 lies outside the 2048x2048 grid of '
+        'the clinical data (original_grid=2048)')
+
+
+# ---------------------------------------------------------------------------
+# 5. skip mode and native layouts
+def test_skip_a_missing_nih_image(request):
+    nih_root = request.getfixturevalue('nih_root')
+    os.remove(nih_root / 'images_002/images/00000003_000.png')
+    ds = NIHChestXray14Dataset(data_root=str(nih_root), on_bad_record='skip')
+    names = [ds.get_data_info(i)['img_id'] for i in range(len(ds))]
+    assert names == [n for n, _ in NIH_ROWS if n != '00000003_000.png']
+    assert ds.skipped_records[0][0] == '00000003_000.png'
+    assert 'image not found' in ds.skipped_records[0][1]
+
+
+def test_skip_a_zero_byte_jsrt_image(tmp_path):
+    root = _tiny_jsrt(tmp_path)
+    bad = osp.join(root, 'images', 'JPCNN001.png')
+    open(bad, 'wb').close()
+    with pytest.raises(
+            CXRReadError, match='JPCNN001.png: cannot read the '
+            'image header'):
+        JSRTDataset(root)
+    ds = JSRTDataset(root, on_bad_record='skip')
+    assert len(ds) == 4
+    assert ds.skipped_records[0][0] == bad
+
+
 def test_skip_bad_coco_boxes_and_categories(request, tmp_path):
     tbx_root = request.getfixturevalue('tbx_root')
     for name in ('a.png', 'b.png', 'c.png'):
