@@ -27,8 +27,7 @@ from test_visualization import load_tool
 
 from fx_mm.apis import FXInferencer
 from fx_mm.datasets import (CXRCocoDataset, CXRDatasetError, CXRReadError,
-                            JSRTDataset, public, read_cxr_image)
-from fx_mm.datasets.converters import convert
+                            JSRTDataset, read_cxr_image)
 from fx_mm.datasets.public import (CheXpertDataset, NIHChestXray14Dataset,
                                    NODE21Dataset, RSNAPneumoniaDataset,
                                    TBX11KDataset, VinDrCXRDataset, rle)
@@ -369,6 +368,61 @@ def test_skip_a_zero_byte_jsrt_image(tmp_path):
     assert ds.skipped_records[0][0] == bad
 
 
+def test_skip_bad_vindr_rows_and_their_images(request):
+    vindr_root = request.getfixturevalue('vindr_root')
+    log = request.getfixturevalue('fx_log')
+    rows = list(VINDR_ROWS)
+    rows[3] = 'aaa,Flu,8,R8,10,10,20,20'  # unknown class
+    rows[10] = 'ccc,Pleural effusion,10,R3,9,0,5,5'  # x_max < x_min
+    write_text(vindr_root / 'train.csv', '\n'.join([VINDR_HEADER] + rows))
+    ds = VinDrCXRDataset(
+        task='loc', data_root=str(vindr_root), on_bad_record='skip')
+    # aaa and ccc lose a box each: left out whole, not trained without it
+    assert [ds.get_data_info(i)['img_id'] for i in range(len(ds))] == ['bbb']
+    path = str(vindr_root / 'train.csv')
+    assert [where for where, _ in ds.skipped_records
+            ] == [f'{path} line 5', f'{path} line 12']
+    assert any('left out 2 images with a bad row' in m and 'aaa, ccc' in m
+               for m in log)
+
+
+def test_check_dataset_reports_every_bad_row(request):
+    vindr_root = request.getfixturevalue('vindr_root')
+    rows = list(VINDR_ROWS)
+    rows[3] = 'aaa,Flu,8,R8,10,10,20,20'
+    rows[10] = 'ccc,Pleural effusion,10,R3,9,0,5,5'
+    write_text(vindr_root / 'train.csv', '\n'.join([VINDR_HEADER] + rows))
+    row = load_tool('tools/analysis_tools/check_dataset.py',
+                    'fx_check_dataset').check_slot(
+                        dict(
+                            type='VinDrCXRDataset',
+                            task='loc',
+                            data_root=str(vindr_root)),
+                        decode=False,
+                        max_images=None,
+                        workers=1)
+    assert not row['fatal'] and row['bad'] == 2 and row['ok'] == 1, row
+    assert "line 5: unknown class name 'Flu'" in row['problems'][0]
+    assert 'line 12: box [9.0, 0.0, 5.0, 5.0] has x_max <= x_min' in \
+        row['problems'][1]
+
+
+def test_skip_bad_node21_rows(request):
+    node21_root = request.getfixturevalue('node21_root')
+    write_text(
+        node21_root / 'metadata.csv', 'img_name,x,y,width,height,label\n'
+        'n0001.mha,10,12,5,6,1\n'
+        'n0001.mha,20,22,-4,4,1\n'
+        'c0001.mha,0,0,0,0,0\n'
+        'c0002.mha,,,,,2\n')
+    ds = NODE21Dataset(
+        task='loc', data_root=str(node21_root), on_bad_record='skip')
+    assert [ds.get_data_info(i)['img_id'] for i in range(len(ds))] == \
+        ['c0001']
+    assert [w.rsplit(' ', 1)[-1] for w, _ in ds.skipped_records] == \
+        ['3', '5']
+
+
 def test_skip_bad_coco_boxes_and_categories(request, tmp_path):
     tbx_root = request.getfixturevalue('tbx_root')
     for name in ('a.png', 'b.png', 'c.png'):
@@ -402,10 +456,36 @@ def test_skip_bad_coco_boxes_and_categories(request, tmp_path):
     ]
 
 
+def test_chexpert_prefix_decided_from_an_existing_image(request):
+    chexpert_root = request.getfixturevalue('chexpert_root')
+    folder = chexpert_root / 'CheXpert-v1.0-small'
+    os.remove(folder / 'train/patient00001/study1/view1_frontal.jpg')
+    ds = CheXpertDataset(
+        data_root=str(folder), on_bad_record='skip', frontal_only=True)
+    assert len(ds) == 1
+    assert ds.get_data_info(0)['img_path'] == str(
+        folder / 'train/patient00002/study2/view1_frontal.jpg')
+    assert len(ds.skipped_records) == 1
+    assert 'patient00001/study1/view1_frontal.jpg: image file not found' in \
+        ds.skipped_records[0][1]
+
+
+def test_rsna_loc_without_the_class_file(request):
+    rsna_root = request.getfixturevalue('rsna_root')
+    os.remove(rsna_root / 'stage_2_detailed_class_info.csv')
+    loc = RSNAPneumoniaDataset(task='loc', data_root=str(rsna_root))
+    assert [len(loc.get_data_info(i)['instances']) for i in range(3)] == \
+        [0, 2, 0]
+    with pytest.raises(
+            FileNotFoundError,
+            match='stage_2_detailed_class_info.csv: annotation '
+            'file not found'):
+        RSNAPneumoniaDataset(data_root=str(rsna_root))
+
+
 FOUR_FINDINGS_CSV = (
     'Image Index,Patient ID,Fracture,Pneumothorax,Airspace opacity,'
     'Nodule or mass,Set Id\n'
     '00000001_000.png,1,NO,YES,no,NO,test\n'
     '00000003_000.png,3,YES,NO,YES,yes,test\n'
     '00000013_005.png,13,0,0,0,1,validation\n')
-

@@ -433,6 +433,23 @@ class PublicCXRDataset(BaseCXRDataset):
             return path
         return osp.join(self.data_root, path)
 
+    def leave_out_images(self, rows: dict, bad: set) -> None:
+        """Remove from ``rows`` (image -> parsed rows) the images of which a
+        row was skipped (``on_bad_record='skip'``): an image with one of its
+        boxes / readers missing would be a wrong sample. Logged."""
+        if not bad:
+            return
+        for name in bad:
+            rows.pop(name, None)
+        names = sorted(bad)
+        print_log(
+            f'{self._name()}: left out {len(names)} images with a bad row '
+            f'(their other rows are not used either): '
+            f'{", ".join(names[:10])}'
+            f'{f" (+{len(names) - 10} more)" if len(names) > 10 else ""}',
+            logger='current',
+            level=logging.WARNING)
+
     @staticmethod
     def _merge_metainfo(kwargs: dict, **entries) -> None:
         """Set metainfo entries the user did not set explicitly."""

@@ -99,10 +99,11 @@ class NIHChestXray14Dataset(PublicCXRDataset):
             rows = OrderedDict((k, v) for k, v in rows.items() if k in keep)
         records = []
         for name, fields in rows.items():
-            record = dict(
-                img_path=index.find(name, self.check_files), img_id=name)
-            record.update(fields)
-            records.append(record)
+            with self.record_guard():  # a missing image is a bad record
+                record = dict(
+                    img_path=index.find(name, self.check_files), img_id=name)
+                record.update(fields)
+                records.append(record)
         return records
 
     def _load_labels(self, path: str) -> OrderedDict:
@@ -129,7 +130,7 @@ class NIHChestXray14Dataset(PublicCXRDataset):
         }
 
     def _load_boxes(self, path: str) -> OrderedDict:
-        rows = OrderedDict()
+        rows, bad = OrderedDict(), set()
         for where, header, values in iter_csv_raw(path):
             check_columns(path, header, ('Image Index', 'Finding Label'))
             first = header.index('Finding Label') + 1
@@ -137,8 +138,8 @@ class NIHChestXray14Dataset(PublicCXRDataset):
                 raise CXRDatasetError(
                     f'{path}: expected 4 box columns (x, y, w, h) after '
                     f'"Finding Label", the header is {header}')
-            with self.record_guard():
-                name = values[header.index('Image Index')]
+            name = values[header.index('Image Index')]
+            with self.record_guard() as guard:
                 label = class_index(values[header.index('Finding Label')],
                                     self.task_classes, where)
                 x, y, w, h = (parse_float(values[first + k], where, col)
@@ -146,4 +147,7 @@ class NIHChestXray14Dataset(PublicCXRDataset):
                 box = dict(bbox=xywh_box(x, y, w, h, where), bbox_label=label)
                 rows.setdefault(name,
                                 dict(instances=[]))['instances'].append(box)
+            if guard.failed:
+                bad.add(name)
+        self.leave_out_images(rows, bad)
         return rows
