@@ -28,6 +28,7 @@ from test_visualization import load_tool
 from fx_mm.apis import FXInferencer
 from fx_mm.datasets import (CXRCocoDataset, CXRDatasetError, CXRReadError,
                             JSRTDataset, read_cxr_image)
+from fx_mm.datasets.converters import convert
 from fx_mm.datasets.public import (CheXpertDataset, NIHChestXray14Dataset,
                                    NODE21Dataset, RSNAPneumoniaDataset,
                                    TBX11KDataset, VinDrCXRDataset, rle)
@@ -481,6 +482,21 @@ def test_rsna_loc_without_the_class_file(request):
             match='stage_2_detailed_class_info.csv: annotation '
             'file not found'):
         RSNAPneumoniaDataset(data_root=str(rsna_root))
+
+
+def test_vindr_converter_suggests_the_tasks_you_have(request, tmp_path):
+    vindr_root = request.getfixturevalue('vindr_root')
+    os.remove(vindr_root / 'image_labels_train.csv')
+    with pytest.raises(FileNotFoundError) as info:
+        convert('vindr_cxr', str(vindr_root), str(tmp_path / 'coco'))
+    message = str(info.value)
+    assert message.startswith(f'{vindr_root / "image_labels_train.csv"}: '
+                              'annotation file not found')
+    assert message.endswith(
+        "[vindr_cxr, task 'cls', split 'train': without the cls annotations "
+        '(image_labels_train.csv), convert the other tasks only: --tasks '
+        'loc]')
+    assert '--splits' not in message  # VinDr has one split
 
 
 FOUR_FINDINGS_CSV = (

@@ -399,9 +399,39 @@ def build_native_dataset(
     try:
         return dataset_cls(**kwargs)
     except (FileNotFoundError, CXRDatasetError) as err:
-        raise type(err)(
-            f'{err} [{spec.name}, task {task!r}, split {split!r}: choose the '
-            f'splits you have with --splits ({list(splits)})]') from err
+        hint = _missing_file_hint(spec, task, split, err)
+        raise type(err)(f'{err} [{spec.name}, task {task!r}, split '
+                        f'{split!r}{hint}]') from err
+
+
+def _task_ann_file(spec: ConverterSpec, task: str,
+                   split: str) -> Optional[str]:
+    kwargs = spec.splits_for(task).get(split, {})
+    defaults = getattr(DATASETS.get(spec.dataset_type), 'DEFAULT_ANN_FILE', {})
+    return kwargs.get('ann_file') or defaults.get(task)
+
+
+def _missing_file_hint(spec: ConverterSpec, task: str, split: str,
+                       err: Exception) -> str:
+    """What to pass when a file is missing: the other tasks (--tasks) when
+    it is this task's own annotation file, the splits (--splits) when the
+    task has several."""
+    if not isinstance(err, FileNotFoundError):
+        return ''
+    hints = []
+    missing = osp.basename(str(err).split(': ', 1)[0])
+    own = _task_ann_file(spec, task, split)
+    others = [
+        t for t in spec.tasks
+        if t != task and _task_ann_file(spec, t, split) != own
+    ]
+    if own and missing == osp.basename(own) and others:
+        hints.append(f'without the {task} annotations ({own}), convert the '
+                     f'other tasks only: --tasks {" ".join(others)}')
+    splits = list(spec.splits_for(task))
+    if len(splits) > 1:
+        hints.append(f'choose the splits you have with --splits ({splits})')
+    return ': ' + '; '.join(hints) if hints else ''
 
 
 def convert(name: str,
