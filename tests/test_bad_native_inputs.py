@@ -27,7 +27,7 @@ from test_visualization import load_tool
 
 from fx_mm.apis import FXInferencer
 from fx_mm.datasets import (CXRCocoDataset, CXRDatasetError, CXRReadError,
-                            JSRTDataset, read_cxr_image)
+                            JSRTDataset, public, read_cxr_image)
 from fx_mm.datasets.converters import convert
 from fx_mm.datasets.public import (CheXpertDataset, NIHChestXray14Dataset,
                                    NODE21Dataset, RSNAPneumoniaDataset,
@@ -505,3 +505,32 @@ FOUR_FINDINGS_CSV = (
     '00000001_000.png,1,NO,YES,no,NO,test\n'
     '00000003_000.png,3,YES,NO,YES,yes,test\n'
     '00000013_005.png,13,0,0,0,1,validation\n')
+
+
+def test_nih_four_findings_relabels(request):
+    nih_root = request.getfixturevalue('nih_root')
+    write_text(nih_root / 'four_findings.csv', FOUR_FINDINGS_CSV)
+    ds = public.NIHFourFindingsDataset(
+        data_root=str(nih_root), ann_file='four_findings.csv')
+    assert ds.task_classes == ('Fracture', 'Pneumothorax', 'Airspace opacity',
+                               'Nodule or mass')
+    infos = [ds.get_data_info(i) for i in range(len(ds))]
+    assert [i['img_id'] for i in infos
+            ] == ['00000001_000.png', '00000003_000.png', '00000013_005.png']
+    assert [i['gt_score'].tolist() for i in infos] == [[0, 1, 0, 0],
+                                                       [1, 0, 1, 1],
+                                                       [0, 0, 0, 1]]
+    assert [i['set_id'] for i in infos] == ['test', 'test', 'validation']
+    assert infos[1]['img_path'] == str(nih_root /
+                                       'images_002/images/00000003_000.png')
+    test = public.NIHFourFindingsDataset(
+        data_root=str(nih_root),
+        ann_file='four_findings.csv',
+        set_ids=['test'])
+    assert len(test) == 2
+    bad = FOUR_FINDINGS_CSV.replace('YES,NO,YES,yes', 'YES,,YES,yes')
+    path = write_text(nih_root / 'four_findings.csv', bad)
+    with pytest.raises(CXRDatasetError) as info:
+        public.NIHFourFindingsDataset(data_root=str(nih_root), ann_file=path)
+    assert str(info.value) == (f"{path} line 3: column 'Pneumothorax' is '';"
+                               ' expected YES, NO, 1 or 0')
