@@ -270,8 +270,7 @@ class MultiDatasetDINO(BaseModule):
         return losses, dict(
             memory=encoder_outputs['memory'], hidden_states=hidden)
 
-    @staticmethod
-    def _nonfinite_losses(head_inputs: dict, nonfinite: List[str],
+    def _nonfinite_losses(self, head_inputs: dict, nonfinite: List[str],
                           data_samples: list, dataset: str) -> dict:
         """NaN losses, without the Hungarian matching, for decoder outputs
         that are not finite.
@@ -301,7 +300,12 @@ class MultiDatasetDINO(BaseModule):
             f'stops the step); batch files: {", ".join(files) or "?"}',
             logger='current',
             level=logging.WARNING)
-        total = sum(head_inputs[key].sum() for key in nonfinite)
+        # the head's predictions join the graph, so that the step touches
+        # the parameters a normal one does (DDP's gradient bookkeeping)
+        predictions = self.decoders[dataset].bbox_head(
+            head_inputs['hidden_states'], head_inputs['references'])
+        total = sum(t.sum() for t in predictions) + sum(
+            head_inputs[key].sum() for key in nonfinite)
         return dict(loss_nonfinite_loc=total * float('nan'))
 
     def predict(self,
