@@ -103,6 +103,17 @@ def test_coco_rle_counts_decoded_as_pycocotools_writes_them():
     assert runs.sum() == 54
     assert runs.tolist() == [13, 3, 3, 3, 3, 3, 3, 3, 3, 3, 13, 1]
     rle.check_coco_rle(encoded, 'x')
+    # large runs (several characters per number, negative differences)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        mask = np.zeros((300, 200), np.uint8)
+        for _ in range(rng.integers(1, 6)):
+            y, x = rng.integers(0, 300), rng.integers(0, 200)
+            mask[y:y + rng.integers(1, 250), x:x + rng.integers(1, 150)] = 1
+        encoded = mask_utils.encode(np.asfortranarray(mask))
+        runs = rle.coco_rle_counts(encoded['counts'])
+        flat = np.repeat(np.arange(len(runs)) % 2, runs).astype(np.uint8)
+        np.testing.assert_array_equal(flat.reshape(200, 300).T, mask)
 
 
 def test_coco_rle_too_short_for_its_size(tmp_path):

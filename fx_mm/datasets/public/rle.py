@@ -120,7 +120,7 @@ def coco_rle_counts(counts) -> np.ndarray:
     """The run lengths of a COCO RLE's ``counts``: a list of ints
     (uncompressed) or pycocotools' compressed text (str / bytes: 6 bits per
     character, offset 48, a continuation bit, a sign bit, and from the
-    third run on a difference to the run two places before).
+    fourth run on a difference to the run two places before).
 
     Raises:
         ValueError: The text is cut off inside a number.
@@ -128,24 +128,23 @@ def coco_rle_counts(counts) -> np.ndarray:
     if not isinstance(counts, (str, bytes)):
         return np.asarray(list(counts), dtype=np.int64)
     data = counts.encode('ascii') if isinstance(counts, str) else counts
-    values: List[int] = []
-    pos = 0
-    while pos < len(data):
-        value, shift, more = 0, 0, True
-        while more:
-            if pos >= len(data):
-                raise ValueError('the compressed counts end inside a number')
-            code = data[pos] - 48
-            value |= (code & 0x1f) << shift
-            more = bool(code & 0x20)
-            pos += 1
-            shift += 5
-            if not more and code & 0x10:
-                value -= 1 << shift  # negative: sign-extend
-        if len(values) > 2:
-            value += values[-2]
-        values.append(value)
-    return np.asarray(values, dtype=np.int64)
+    codes = np.frombuffer(data, dtype=np.uint8).astype(np.int64) - 48
+    if codes.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    last = (codes & 0x20) == 0  # the last character of each number
+    if not last[-1]:
+        raise ValueError('the compressed counts end inside a number')
+    starts = np.flatnonzero(np.concatenate([[True], last[:-1]]))
+    number = np.cumsum(np.concatenate([[0], last[:-1]]))
+    shift = 5 * (np.arange(codes.size) - starts[number])
+    values = np.add.reduceat((codes & 0x1f) << shift, starts)
+    negative = (codes[last] & 0x10) != 0  # sign bit of the last character
+    values[negative] -= 1 << (shift[last][negative] + 5)
+    # from the fourth run on, each value is a difference to the run two
+    # places before: a running sum over each parity
+    values[1::2] = np.cumsum(values[1::2])
+    values[2::2] = np.cumsum(values[2::2])
+    return values
 
 
 def check_coco_rle(rle, where: str) -> None:
