@@ -174,6 +174,36 @@ def test_nan_guard_raise_stops_training(tmp_path):
     assert 'NaNGuardHook' in read_log(str(tmp_path))
 
 
+def test_nan_in_a_loc_slot_reaches_the_guard_not_the_matcher(tmp_path):
+    """NaN images in a DINO (loc) slot make the decoder's outputs NaN;
+    scipy's Hungarian matcher would stop the run with a bare "matrix
+    contains invalid numeric entries". The loss is NaN instead, so the
+    guard skips the step and names the iteration, the slot and the files.
+    """
+    runner, poison = poisoned_run(str(tmp_path), 'skip', at=1, task='loc')
+    runner.train()
+    assert [s[0] for s in poison.steps] == [0, 1, 2]
+    assert poison.steps[1][1] is True  # the NaN step left the parameters
+    for p in runner.model.parameters():
+        assert torch.isfinite(p).all()
+    log = read_log(str(tmp_path))
+    guard = [x for x in log.splitlines() if 'NaNGuardHook: non-finite' in x]
+    assert len(guard) == 1, log[-3000:]
+    for text in ('non-finite loss loss_nonfinite_loc=nan', 'iteration 2',
+                 'slot 1/1 phantom_a/loc', 'task loc', 'step skipped'):
+        assert text in guard[0], (text, guard[0])
+    model = [
+        x for x in log.splitlines() if 'MultiDatasetDINO: non-finite' in x
+    ]
+    assert len(model) == 1, log[-3000:]
+    assert 'of the phantom_a decoder at iteration 2 (cycle 1, slot 1/1 ' \
+        'phantom_a/loc' in model[0]
+    assert 'Hungarian matching skipped' in model[0]
+    assert len(poison.poisoned_files) == 2
+    for path in poison.poisoned_files:
+        assert path in guard[0] and path in model[0]
+
+
 RANK_POISON_HOOK = """
 import torch
 from mmengine.dist import get_rank

@@ -22,7 +22,7 @@ from mmseg.structures import SegDataSample
 from pycocotools import mask as mask_utils
 
 from fx_mm.datasets.io import (DICOM_SUFFIXES, ITK_SUFFIXES, gray_to_rgb,
-                               read_cxr_image, to_uint8)
+                               is_dicom_file, read_cxr_image, to_uint8)
 from fx_mm.datasets.transforms.formatting import DEFAULT_META_KEYS
 from fx_mm.registry import DATASETS, INFERENCERS, MODELS
 from fx_mm.utils.checkpoint import (CheckpointMismatchError,
@@ -47,7 +47,7 @@ def _stem(path: str) -> str:
     for suffix in sorted(IMAGE_SUFFIXES, key=len, reverse=True):
         if name.lower().endswith(suffix):
             return name[:-len(suffix)]
-    return osp.splitext(name)[0]
+    return name  # a DICOM without suffix: its dots are part of the UID
 
 
 def mask_to_rle(mask: np.ndarray) -> dict:
@@ -370,21 +370,40 @@ class FXInferencer(BaseInferencer):
 
     # ------------------------------------------------------------------
     # inputs
+    @staticmethod
+    def _folder_images(folder: str) -> List[str]:
+        """The image files of a folder, sorted: by suffix, or by content
+        for DICOM (PACS exports have no suffix). Other files are listed
+        in a warning, never skipped in silence."""
+        files, others = [], []
+        for name in sorted(os.listdir(folder)):
+            path = osp.join(folder, name)
+            if name.startswith('.') or not osp.isfile(path):
+                continue
+            if name.lower().endswith(IMAGE_SUFFIXES) or is_dicom_file(path):
+                files.append(path)
+            else:
+                others.append(name)
+        if not files:
+            raise FileNotFoundError(
+                f'{folder}: no image files in the folder (looked for '
+                f'{", ".join(IMAGE_SUFFIXES)} and DICOM files without a '
+                f'suffix; {len(others)} other files)')
+        if others:
+            warnings.warn(
+                f'FXInferencer: {folder}: skipped {len(others)} files that '
+                'are neither images (by suffix) nor DICOM (by content): ' +
+                ', '.join(others[:10]) +
+                (f' (+{len(others) - 10} more)' if len(others) > 10 else ''))
+        return files
+
     def _inputs_to_list(self, inputs: Any) -> list:
         """A path, a folder (its image files, sorted), an array, or a list
         of them (folders in the list are expanded in place)."""
         if isinstance(inputs, os.PathLike):
             inputs = os.fspath(inputs)
         if isinstance(inputs, str) and osp.isdir(inputs):
-            files = sorted(
-                f for f in os.listdir(inputs)
-                if f.lower().endswith(IMAGE_SUFFIXES) and not f.startswith('.')
-                and osp.isfile(osp.join(inputs, f)))
-            if not files:
-                raise FileNotFoundError(
-                    f'{inputs}: no image files in the folder (looked for '
-                    f'{", ".join(IMAGE_SUFFIXES)})')
-            return [osp.join(inputs, f) for f in files]
+            return self._folder_images(inputs)
         if isinstance(inputs, (str, np.ndarray)):
             return [inputs]
         if isinstance(inputs, (list, tuple)):

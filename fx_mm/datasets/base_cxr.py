@@ -80,6 +80,13 @@ class SharedCounter:
         return SharedCounter()
 
 
+class RecordGuard:
+    """What :meth:`BaseCXRDataset.record_guard` yields: ``failed`` is True
+    after its block raised a data error that ``'skip'`` left out."""
+
+    failed = False
+
+
 @DATASETS.register_module()
 class BaseCXRDataset(BaseDataset):
     """Base class of fx_mm's chest X-ray datasets.
@@ -157,19 +164,24 @@ class BaseCXRDataset(BaseDataset):
 
     # -- bad input -------------------------------------------------------
     @contextlib.contextmanager
-    def record_guard(self) -> Iterator[None]:
+    def record_guard(self) -> Iterator['RecordGuard']:
         """Raise a data error in the block (``'error'``), or log and count
         it and carry on after the block (``'skip'``)::
 
             for where, row in rows:
                 with self.record_guard():
                     records.append(parse(row, where))
+
+        The guard it yields tells afterwards whether the block failed
+        (``guard.failed``), e.g. to leave out the image of a bad row.
         """
+        guard = RecordGuard()
         try:
-            yield
+            yield guard
         except DATA_ERRORS as err:
             if self.on_bad_record != 'skip':
                 raise
+            guard.failed = True
             reason = str(err)
             self.skipped_records.append((reason.split(': ', 1)[0], reason))
             print_log(

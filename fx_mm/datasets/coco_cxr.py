@@ -17,8 +17,6 @@ converters`) and plain COCO files (TBX11K's, a user's own):
 The image id (the key of split lists) is ``fx_img_id`` when present, else
 ``file_name`` without its suffix.
 """
-import contextlib
-import io
 import math
 import os.path as osp
 from typing import List, Optional, Sequence
@@ -29,6 +27,9 @@ from pycocotools import mask as mask_utils
 
 from fx_mm.registry import DATASETS
 from .base_cxr import BaseCXRDataset, CXRDatasetError
+from .public.common import (check_coco_polygons, iter_coco_images,
+                            load_coco_file)
+from .public.rle import check_coco_rle
 
 _CLASS_KEYS = dict(cls='classes', loc='box_classes', seg='seg_classes')
 
@@ -68,17 +69,7 @@ class CXRCocoDataset(BaseCXRDataset):
 
     # ------------------------------------------------------------------
     def _load_coco(self):
-        from pycocotools.coco import COCO
-        if not osp.isfile(self.ann_file):
-            raise FileNotFoundError(
-                f'{self.ann_file}: annotation file not found')
-        with contextlib.redirect_stdout(io.StringIO()):
-            try:
-                return COCO(self.ann_file)
-            except (KeyError, TypeError, ValueError, AssertionError) as err:
-                raise CXRDatasetError(
-                    f'{self.ann_file}: not a COCO annotation file: '
-                    f'{err!r}') from err
+        return load_coco_file(self.ann_file)
 
     def _category_labels(self, coco) -> dict:
         """Fill the task's classes from the categories; id -> label."""
@@ -138,28 +129,20 @@ class CXRCocoDataset(BaseCXRDataset):
         wanted = None if keep is None else set(keep)
         records, found = [], set()
         img_dir = self.data_prefix.get('img_path', '') or self.data_root
-        for img in coco.dataset.get('images', []):
+        for img, anns in iter_coco_images(coco, self.ann_file,
+                                          self.record_guard):
             where = f'{self.ann_file} image id {img.get("id")}'
-            if 'file_name' not in img:
-                raise CXRDatasetError(f'{where}: no file_name')
-            file_name = img['file_name']
-            img_id = str(img.get('fx_img_id') or osp.splitext(file_name)[0])
+            file_name = img.get('file_name')
+            img_id = None if file_name is None else str(
+                img.get('fx_img_id') or osp.splitext(file_name)[0])
             if wanted is not None:
                 if img_id not in wanted:
                     continue
                 found.add(img_id)
-            record = dict(img_path=osp.join(img_dir, file_name), img_id=img_id)
-            size = self._size(img, where)
-            if size is not None:
-                record['img_size'] = size
-            anns = coco.imgToAnns.get(img['id'], [])
-            if self.task == 'cls':
-                self._cls_targets(record, img, anns, where)
-            elif self.task == 'loc':
-                record['instances'] = [self._instance(a) for a in anns]
-            else:
-                record['seg_rles'] = self._masks(coco, img, anns, where)
-            records.append(record)
+            with self.record_guard():
+                if file_name is None:
+                    raise CXRDatasetError(f'{where}: no file_name')
+                records.append(self._record(img, anns, img_dir, img_id, where))
         if wanted is not None:
             missing = len(wanted - found)
             if not found:
@@ -172,6 +155,22 @@ class CXRCocoDataset(BaseCXRDataset):
                     f'are not in {self.ann_file} (task {self.task})',
                     logger='current')
         return records
+
+    def _record(self, img: dict, anns: Sequence[dict], img_dir: str,
+                img_id: str, where: str) -> dict:
+        """The data info of one image entry and its annotations."""
+        record = dict(
+            img_path=osp.join(img_dir, img['file_name']), img_id=img_id)
+        size = self._size(img, where)
+        if size is not None:
+            record['img_size'] = size
+        if self.task == 'cls':
+            self._cls_targets(record, img, anns, where)
+        elif self.task == 'loc':
+            record['instances'] = [self._instance(a) for a in anns]
+        else:
+            record['seg_rles'] = self._masks(self._coco, img, anns, where)
+        return record
 
     @staticmethod
     def _size(img: dict, where: str) -> Optional[tuple]:
@@ -237,10 +236,20 @@ class CXRCocoDataset(BaseCXRDataset):
                 f'{where}: width and height are needed to read masks')
         per_class: List[list] = [[] for _ in self.task_classes]
         for ann in anns:
-            if not ann.get('segmentation'):
+            ann_where = f'{self.ann_file} annotation id {ann.get("id")}'
+            segmentation = ann.get('segmentation')
+            if not segmentation:
                 raise CXRDatasetError(
-                    f'{self.ann_file} annotation id {ann.get("id")}: no '
-                    'segmentation (seg task)')
+                    f'{ann_where}: no segmentation (seg task)')
+            if isinstance(segmentation, dict):
+                check_coco_rle(segmentation, ann_where)
+            elif isinstance(segmentation, list):
+                check_coco_polygons(segmentation, ann_where)
+            else:
+                raise CXRDatasetError(
+                    f'{ann_where}: segmentation is a '
+                    f'{type(segmentation).__name__}; expected an RLE dict '
+                    'or a list of polygons')
             try:
                 rle = coco.annToRLE(ann)
             except (TypeError, ValueError, KeyError) as err:

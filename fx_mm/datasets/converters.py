@@ -42,12 +42,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from mmengine.config import DictAction
 from mmengine.logging import print_log
-from PIL import Image, UnidentifiedImageError
 from pycocotools import mask as mask_utils
 
 from fx_mm.registry import DATASETS
 from .base_cxr import TASKS, BaseCXRDataset, CXRDatasetError
-from .io import DICOM_SUFFIXES, ITK_SUFFIXES, CXRReadError
+from .io import read_image_size
 from .transforms.loading import LoadCXRAnnotations
 
 
@@ -194,56 +193,6 @@ _register(
         'MIMICCXRDataset', ('cls', ),
         OrderedDict((s, dict(split=s)) for s in ('train', 'validate', 'test')),
         layout='mimic-cxr-2.0.0-{chexpert,metadata,split}.csv.gz, files/'))
-
-
-# ---------------------------------------------------------------------------
-# image headers
-def read_image_size(path: str) -> Tuple[int, int]:
-    """(W, H) of an image from its header, without decoding the pixels.
-
-    PNG / JPEG / GIF / TIFF through Pillow, DICOM through pydicom
-    (``stop_before_pixels``), MetaImage / NIfTI through SimpleITK
-    (``ReadImageInformation``).
-
-    Raises:
-        FileNotFoundError: No such file.
-        CXRReadError: Unreadable header; the message names the file.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{path}: image file not found')
-    lower = path.lower()
-    if lower.endswith(DICOM_SUFFIXES):
-        import pydicom
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True)
-        except Exception as err:  # pydicom raises many types for bad files
-            raise CXRReadError(
-                f'{path}: not a readable DICOM file: {err}') from err
-        rows, cols = ds.get('Rows'), ds.get('Columns')
-        if not rows or not cols:
-            raise CXRReadError(
-                f'{path}: DICOM header has no Rows/Columns (no image?)')
-        return int(cols), int(rows)
-    if lower.endswith(ITK_SUFFIXES):
-        import SimpleITK as sitk
-        reader = sitk.ImageFileReader()
-        reader.SetFileName(path)
-        try:
-            reader.ReadImageInformation()
-        except RuntimeError as err:
-            raise CXRReadError(
-                f'{path}: SimpleITK cannot read its header: {err}') from err
-        size = reader.GetSize()
-        if len(size) < 2 or any(s != 1 for s in size[2:]):
-            raise CXRReadError(f'{path}: expected a 2-D image, got size '
-                               f'{size} (x, y, ...)')
-        return int(size[0]), int(size[1])
-    try:
-        with Image.open(path) as img:
-            return img.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise CXRReadError(
-            f'{path}: cannot read the image header: {err}') from err
 
 
 # ---------------------------------------------------------------------------
@@ -450,9 +399,39 @@ def build_native_dataset(
     try:
         return dataset_cls(**kwargs)
     except (FileNotFoundError, CXRDatasetError) as err:
-        raise type(err)(
-            f'{err} [{spec.name}, task {task!r}, split {split!r}: choose the '
-            f'splits you have with --splits ({list(splits)})]') from err
+        hint = _missing_file_hint(spec, task, split, err)
+        raise type(err)(f'{err} [{spec.name}, task {task!r}, split '
+                        f'{split!r}{hint}]') from err
+
+
+def _task_ann_file(spec: ConverterSpec, task: str,
+                   split: str) -> Optional[str]:
+    kwargs = spec.splits_for(task).get(split, {})
+    defaults = getattr(DATASETS.get(spec.dataset_type), 'DEFAULT_ANN_FILE', {})
+    return kwargs.get('ann_file') or defaults.get(task)
+
+
+def _missing_file_hint(spec: ConverterSpec, task: str, split: str,
+                       err: Exception) -> str:
+    """What to pass when a file is missing: the other tasks (--tasks) when
+    it is this task's own annotation file, the splits (--splits) when the
+    task has several."""
+    if not isinstance(err, FileNotFoundError):
+        return ''
+    hints = []
+    missing = osp.basename(str(err).split(': ', 1)[0])
+    own = _task_ann_file(spec, task, split)
+    others = [
+        t for t in spec.tasks
+        if t != task and _task_ann_file(spec, t, split) != own
+    ]
+    if own and missing == osp.basename(own) and others:
+        hints.append(f'without the {task} annotations ({own}), convert the '
+                     f'other tasks only: --tasks {" ".join(others)}')
+    splits = list(spec.splits_for(task))
+    if len(splits) > 1:
+        hints.append(f'choose the splits you have with --splits ({splits})')
+    return ': ' + '; '.join(hints) if hints else ''
 
 
 def convert(name: str,

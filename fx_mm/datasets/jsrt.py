@@ -25,16 +25,17 @@ box per JPCLN image, the square of the nodule diameter
 the original grid to the image, clipped to the image; seg = the selected
 SCR masks, one channel each.
 """
+import codecs
 import os
 import os.path as osp
 import re
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
-from PIL import Image
 
 from fx_mm.registry import DATASETS
 from .base_cxr import BaseCXRDataset, CXRDatasetError
+from .io import read_image_size
 
 JSRT_SEG_CLASSES = ('heart', 'left_lung', 'right_lung', 'left_clavicle',
                     'right_clavicle')
@@ -42,12 +43,21 @@ _NAME = re.compile(r'^JPC(LN|NN)\d{3}$')
 _RECORD_START = re.compile(r'[\r\n]+(?=JPC)')
 
 
+def _read_text(path: str) -> str:
+    """Latin-1 text without a leading UTF-8 byte order mark (editors on
+    Windows add one when a list or the clinical file is re-saved)."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    return data.decode('latin-1')
+
+
 def _split_records(path: str) -> List[str]:
     """Latin-1 text -> records (separated by CR, LF or CRLF)."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'{path}: JSRT clinical data file not found')
-    with open(path, 'rb') as f:
-        text = f.read().decode('latin-1')
+    text = _read_text(path)
     text = text.strip('\r\n\x1a')  # trailing newlines, DOS end-of-file
     if not text.strip():
         raise CXRDatasetError(f'{path}: empty clinical data file')
@@ -273,24 +283,30 @@ class JSRTDataset(BaseCXRDataset):
         if not osp.isfile(path):
             raise FileNotFoundError(f'{path}: split list not found')
         known, selected = set(names), []
-        with open(path, encoding='latin-1') as f:
-            for line_no, line in enumerate(f, 1):
-                name = line.strip()
-                if not name:
-                    continue
-                name = osp.splitext(osp.basename(name))[0]
-                if name not in known:
-                    raise CXRDatasetError(
-                        f'{path}: line {line_no}: {name!r} is not an image '
-                        f'in {osp.join(self.data_root, "images")}')
-                if name in selected:
-                    raise CXRDatasetError(
-                        f'{path}: line {line_no}: {name} listed twice')
-                selected.append(name)
+        for line_no, line in enumerate(_read_text(path).splitlines(), 1):
+            name = line.strip()
+            if not name:
+                continue
+            name = osp.splitext(osp.basename(name))[0]
+            if name not in known:
+                raise CXRDatasetError(
+                    f'{path}: line {line_no}: {name!r} is not an image '
+                    f'in {osp.join(self.data_root, "images")}')
+            if name in selected:
+                raise CXRDatasetError(
+                    f'{path}: line {line_no}: {name} listed twice')
+            selected.append(name)
         return selected
 
-    def _nodule_box(self, nodule: dict, width: int,
-                    height: int) -> List[float]:
+    def _nodule_box(self, nodule: dict, width: int, height: int,
+                    clinical_path: str, name: str) -> List[float]:
+        grid = self.original_grid
+        if not (0 <= nodule['x'] < grid and 0 <= nodule['y'] < grid):
+            raise CXRDatasetError(
+                f'{clinical_path}: record {nodule["record"]} ({name}.IMG): '
+                f'nodule centre x={nodule["x"]:g}, y={nodule["y"]:g} lies '
+                f'outside the {grid}x{grid} grid of the clinical data '
+                f'(original_grid={grid})')
         cx = nodule['x'] * width / self.original_grid
         cy = nodule['y'] * height / self.original_grid
         half = nodule['size_mm'] / self.pixel_spacing / 2.0
@@ -313,28 +329,32 @@ class JSRTDataset(BaseCXRDataset):
 
         records = []
         for name in self._split_names(names):
-            img_path = osp.join(self.data_root, 'images', f'{name}.png')
-            with Image.open(img_path) as img:  # reads the header only
-                width, height = img.size
-            nodule = nodules.get(name)
-            info = dict(
-                img_path=img_path, img_id=name, img_size=(width, height))
-            if self.task == 'cls':
-                info['gt_score'] = np.array([float(nodule is not None)],
-                                            dtype=np.float32)
-            elif self.task == 'loc':
-                info['instances'] = [] if nodule is None else [
-                    dict(
-                        bbox=self._nodule_box(nodule, width, height),
-                        bbox_label=0,
-                        ignore_flag=0)
-                ]
-            else:
-                info['seg_map_paths'] = [
-                    osp.join(self.data_root, 'scr_masks', organ, f'{name}.gif')
-                    for organ in self.task_classes
-                ]
-            if nodule is not None:
-                info['nodule'] = dict(nodule)
-            records.append(info)
+            with self.record_guard():
+                records.append(
+                    self._record(name, nodules.get(name), clinical_path))
         return records
+
+    def _record(self, name: str, nodule: Optional[dict],
+                clinical_path: str) -> dict:
+        img_path = osp.join(self.data_root, 'images', f'{name}.png')
+        width, height = read_image_size(img_path)  # the header only
+        info = dict(img_path=img_path, img_id=name, img_size=(width, height))
+        if self.task == 'cls':
+            info['gt_score'] = np.array([float(nodule is not None)],
+                                        dtype=np.float32)
+        elif self.task == 'loc':
+            info['instances'] = [] if nodule is None else [
+                dict(
+                    bbox=self._nodule_box(nodule, width, height,
+                                          clinical_path, name),
+                    bbox_label=0,
+                    ignore_flag=0)
+            ]
+        else:
+            info['seg_map_paths'] = [
+                osp.join(self.data_root, 'scr_masks', organ, f'{name}.gif')
+                for organ in self.task_classes
+            ]
+        if nodule is not None:
+            info['nodule'] = dict(nodule)
+        return info

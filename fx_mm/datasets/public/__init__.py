@@ -5,7 +5,8 @@ from .chestx_det import CHESTX_DET_CLASSES, ChestXDetDataset
 from .chexmask import CheXmaskDataset
 from .chexpert import (CHEXPERT_CLASSES, COMPETITION_CLASSES, MIMIC_CLASSES,
                        CheXpertDataset, MIMICCXRDataset)
-from .nih import NIH_BOX_CLASSES, NIH_CLASSES, NIHChestXray14Dataset
+from .nih import (NIH_BOX_CLASSES, NIH_CLASSES, NIH_FOUR_FINDINGS,
+                  NIHChestXray14Dataset, NIHFourFindingsDataset)
 from .node21 import NODE21Dataset
 from .pneumothorax import CANDIDPTXDataset, SIIMACRDataset
 from .rsna import RSNA_CLASSES, RSNAPneumoniaDataset
@@ -16,6 +17,7 @@ from .vindr_rib import RIB_CLASSES, VinDrRibCXRDataset
 
 __all__ = [
     'CheXpertDataset', 'MIMICCXRDataset', 'NIHChestXray14Dataset',
+    'NIHFourFindingsDataset', 'NIH_FOUR_FINDINGS',
     'VinDrCXRDataset', 'ShenzhenDataset', 'MontgomeryDataset', 'TBX11KDataset',
     'NODE21Dataset', 'RSNAPneumoniaDataset', 'ChestXDetDataset',
     'SIIMACRDataset', 'CANDIDPTXDataset', 'CheXmaskDataset',

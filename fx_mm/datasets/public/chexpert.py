@@ -110,7 +110,8 @@ class CheXpertDataset(_CheXpertLabels):
     ``CheXpert-v1.0*`` folder), ``Frontal/Lateral``, ``AP/PA`` and the 14
     labels. Paths are resolved against ``data_prefix['img_path']``
     (default ``data_root``); if that folder is the ``CheXpert-v1.0*`` folder
-    itself, the leading component of ``Path`` is dropped.
+    itself, the leading component of ``Path`` is dropped (decided from the
+    first image that exists in either form).
 
     Args:
         uncertainty (str | dict): Policy for -1: ``'ones'``, ``'zeros'``,
@@ -143,10 +144,15 @@ class CheXpertDataset(_CheXpertLabels):
                 rel = row['Path']
                 if not rel:
                     raise CXRDatasetError(f'{where}: empty Path')
-                if strip is None:  # decide once, from the first image
-                    strip = not osp.exists(osp.join(self.img_dir, rel)) \
-                        and osp.exists(osp.join(self.img_dir,
-                                                _drop_first(rel)))
+                if strip is None:
+                    # decided once, from the first image found in either
+                    # form; rows before it (missing images) keep their
+                    # path and are reported missing
+                    if osp.exists(osp.join(self.img_dir, rel)):
+                        strip = False
+                    elif osp.exists(osp.join(self.img_dir,
+                                             _drop_first(rel))):
+                        strip = True
                 score, mask = self._labels(row, where)
                 records.append(
                     dict(

@@ -4,22 +4,25 @@
 Every error names the annotation file and the record (CSV line, JSON index)
 so that a user can fix the file; nothing is dropped silently.
 """
+import contextlib
 import csv
 import glob
 import gzip
 import io
 import json
+import logging
 import math
 import os
 import os.path as osp
+from collections import Counter
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
-from PIL import Image
+from mmengine.logging import print_log
 from pycocotools import mask as mask_utils
 
 from ..base_cxr import BaseCXRDataset, CXRDatasetError
-from ..io import read_binary_mask
+from ..io import read_binary_mask, read_image_size
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.dcm', '.dicom', '.mha')
 
@@ -185,6 +188,63 @@ def strip_suffix(name: str) -> str:
     return osp.splitext(name)[0]
 
 
+def load_coco_file(path: str):
+    """A COCO json through pycocotools' ``COCO`` (its prints silenced).
+
+    Raises:
+        FileNotFoundError: No such file.
+        CXRDatasetError: Not JSON / not COCO; names the file.
+    """
+    from pycocotools.coco import COCO
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path}: annotation file not found')
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            return COCO(path)
+        except json.JSONDecodeError as err:
+            raise CXRDatasetError(f'{path}: invalid JSON: {err}') from err
+        except (KeyError, TypeError, ValueError, AssertionError) as err:
+            raise CXRDatasetError(
+                f'{path}: not a COCO annotation file: {err!r}') from err
+
+
+def iter_coco_images(coco, path: str,
+                     guard) -> Iterator[Tuple[dict, List[dict]]]:
+    """Yield ``(image entry, its annotations)`` of a COCO file, in file
+    order, after checking the links between them.
+
+    pycocotools indexes by id without checking: two images with the same
+    ``id`` share (and duplicate) each other's annotations, and an
+    annotation whose ``image_id`` is not in ``images`` is never seen. Both
+    are errors here, raised inside ``guard`` (a dataset's
+    :meth:`~fx_mm.datasets.BaseCXRDataset.record_guard`), so that
+    ``on_bad_record='skip'`` leaves out (and reports) the images that share
+    an id and the orphan annotations.
+    """
+    images = coco.dataset.get('images') or []
+    counts = Counter(img.get('id') for img in images)
+    for ann in coco.dataset.get('annotations') or []:
+        if ann.get('image_id') not in counts:
+            with guard():
+                raise CXRDatasetError(
+                    f'{path} annotation id {ann.get("id")}: image_id '
+                    f'{ann.get("image_id")!r} is not in "images"')
+    for img in images:
+        if counts[img.get('id')] > 1:
+            with guard():
+                names = [
+                    i.get('file_name') for i in images
+                    if i.get('id') == img.get('id')
+                ]
+                raise CXRDatasetError(
+                    f'{path} image id {img.get("id")}: {len(names)} images '
+                    f'have this id ({", ".join(map(str, names))}); image '
+                    'ids must be unique, otherwise their annotations get '
+                    'mixed up')
+            continue
+        yield img, coco.imgToAnns.get(img.get('id'), [])
+
+
 # ---------------------------------------------------------------------------
 # values
 def parse_float(text: str, where: str, column: str) -> float:
@@ -281,6 +341,30 @@ def flatten_polygon(points, where: str) -> List[float]:
     return flat
 
 
+def check_coco_polygons(segmentation, where: str) -> None:
+    """COCO polygons: a list of flat ``[x0, y0, x1, y1, ...]`` lists, each
+    with at least 3 finite points (pycocotools reads a 2-point polygon as a
+    box and refuses a 1-point one with a bare error).
+
+    Raises:
+        CXRDatasetError: Naming ``where``, the polygon and the problem.
+    """
+    if not segmentation:
+        raise CXRDatasetError(f'{where}: empty polygon list')
+    for k, polygon in enumerate(segmentation):
+        if not isinstance(polygon, (list, tuple)) or not all(
+                isinstance(v, (int, float)) for v in polygon):
+            raise CXRDatasetError(
+                f'{where}: polygon {k} is not a flat list of numbers '
+                '[x0, y0, x1, y1, ...]')
+        if len(polygon) % 2:
+            raise CXRDatasetError(
+                f'{where}: polygon {k} has an odd number of coordinates '
+                f'({len(polygon)})')
+        flatten_polygon(
+            list(zip(polygon[0::2], polygon[1::2])), f'{where}: polygon {k}')
+
+
 def polygons_bbox(polygons: Sequence[Sequence[float]]) -> List[float]:
     """xyxy bounding box of flat polygons (continuous coordinates)."""
     xs = np.concatenate([np.asarray(p[0::2]) for p in polygons])
@@ -349,6 +433,23 @@ class PublicCXRDataset(BaseCXRDataset):
             return path
         return osp.join(self.data_root, path)
 
+    def leave_out_images(self, rows: dict, bad: set) -> None:
+        """Remove from ``rows`` (image -> parsed rows) the images of which a
+        row was skipped (``on_bad_record='skip'``): an image with one of its
+        boxes / readers missing would be a wrong sample. Logged."""
+        if not bad:
+            return
+        for name in bad:
+            rows.pop(name, None)
+        names = sorted(bad)
+        print_log(
+            f'{self._name()}: left out {len(names)} images with a bad row '
+            f'(their other rows are not used either): '
+            f'{", ".join(names[:10])}'
+            f'{f" (+{len(names) - 10} more)" if len(names) > 10 else ""}',
+            logger='current',
+            level=logging.WARNING)
+
     @staticmethod
     def _merge_metainfo(kwargs: dict, **entries) -> None:
         """Set metainfo entries the user did not set explicitly."""
@@ -393,8 +494,7 @@ class PublicCXRDataset(BaseCXRDataset):
         if info.get('img_size') is not None:
             width, height = info['img_size']
             return int(height), int(width)
-        with Image.open(info['img_path']) as img:
-            width, height = img.size
+        width, height = read_image_size(info['img_path'])
         return height, width
 
     def _source_to_rle(self, source: Optional[dict],

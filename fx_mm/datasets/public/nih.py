@@ -17,6 +17,7 @@ import os.path as osp
 from collections import OrderedDict
 from typing import List, Optional, Sequence
 
+import numpy as np
 from mmengine.logging import print_log
 
 from fx_mm.registry import DATASETS
@@ -99,10 +100,11 @@ class NIHChestXray14Dataset(PublicCXRDataset):
             rows = OrderedDict((k, v) for k, v in rows.items() if k in keep)
         records = []
         for name, fields in rows.items():
-            record = dict(
-                img_path=index.find(name, self.check_files), img_id=name)
-            record.update(fields)
-            records.append(record)
+            with self.record_guard():  # a missing image is a bad record
+                record = dict(
+                    img_path=index.find(name, self.check_files), img_id=name)
+                record.update(fields)
+                records.append(record)
         return records
 
     def _load_labels(self, path: str) -> OrderedDict:
@@ -129,7 +131,7 @@ class NIHChestXray14Dataset(PublicCXRDataset):
         }
 
     def _load_boxes(self, path: str) -> OrderedDict:
-        rows = OrderedDict()
+        rows, bad = OrderedDict(), set()
         for where, header, values in iter_csv_raw(path):
             check_columns(path, header, ('Image Index', 'Finding Label'))
             first = header.index('Finding Label') + 1
@@ -137,8 +139,8 @@ class NIHChestXray14Dataset(PublicCXRDataset):
                 raise CXRDatasetError(
                     f'{path}: expected 4 box columns (x, y, w, h) after '
                     f'"Finding Label", the header is {header}')
-            with self.record_guard():
-                name = values[header.index('Image Index')]
+            name = values[header.index('Image Index')]
+            with self.record_guard() as guard:
                 label = class_index(values[header.index('Finding Label')],
                                     self.task_classes, where)
                 x, y, w, h = (parse_float(values[first + k], where, col)
@@ -146,4 +148,93 @@ class NIHChestXray14Dataset(PublicCXRDataset):
                 box = dict(bbox=xywh_box(x, y, w, h, where), bbox_label=label)
                 rows.setdefault(name,
                                 dict(instances=[]))['instances'].append(box)
+            if guard.failed:
+                bad.add(name)
+        self.leave_out_images(rows, bad)
+        return rows
+
+
+#: The 4 findings of the 2019 expert relabels of NIH ChestX-ray14
+#: (Majkowska et al., Radiology 2019), as their CSV columns name them.
+NIH_FOUR_FINDINGS = ('Fracture', 'Pneumothorax', 'Airspace opacity',
+                     'Nodule or mass')
+_YES_NO = {'yes': 1.0, 'no': 0.0, '1': 1.0, '0': 0.0, '1.0': 1.0, '0.0': 0.0}
+
+
+@DATASETS.register_module()
+class NIHFourFindingsDataset(NIHChestXray14Dataset):
+    """The 2019 expert relabels of NIH ChestX-ray14: 4 findings (cls).
+
+    ``ann_file`` is a CSV with the columns
+
+    - ``Image Index``: the NIH image name (``00000003_000.png``), looked up
+      in the NIH image folders as :class:`NIHChestXray14Dataset` does;
+    - ``Fracture``, ``Pneumothorax``, ``Airspace opacity``,
+      ``Nodule or mass``: ``YES`` / ``NO`` (any case) or ``1`` / ``0``;
+    - ``Set Id`` (needed with ``set_ids``): the subset a row belongs to
+      (e.g. ``validation`` / ``test``), kept in each data info as
+      ``set_id``.
+
+    Other columns (patient id, age, view ...) are ignored. An image listed
+    twice, a blank or other value is an error naming the CSV line (or, with
+    ``on_bad_record='skip'``, a logged skip).
+
+    Args:
+        ann_file (str): The relabel CSV (relative to ``data_root``).
+        set_ids (Sequence[str], optional): Keep the rows whose ``Set Id``
+            is listed; None keeps every row.
+        split_file, img_dirs: See :class:`NIHChestXray14Dataset`.
+    """
+
+    METAINFO = dict(
+        dataset_name='nih_four_findings', classes=NIH_FOUR_FINDINGS)
+    DEFAULT_ANN_FILE: dict = {}
+
+    def __init__(self,
+                 set_ids: Optional[Sequence[str]] = None,
+                 **kwargs) -> None:
+        self.set_ids = None if set_ids is None else {
+            str(s)
+            for s in set_ids
+        }
+        super().__init__(**kwargs)
+
+    def _find_data_entry(self) -> str:
+        if not self.ann_file:
+            raise FileNotFoundError(
+                f'{type(self).__name__}: set ann_file to the relabel CSV '
+                f'(columns Image Index, {", ".join(NIH_FOUR_FINDINGS)}, '
+                'Set Id)')
+        return self.ann_file
+
+    def _load_labels(self, path: str) -> OrderedDict:
+        required = ('Image Index', ) + tuple(self.task_classes)
+        if self.set_ids is not None:
+            required += ('Set Id', )
+        rows, left_out = OrderedDict(), 0
+        for where, row in iter_csv(path, required):
+            set_id = row.get('Set Id')
+            if self.set_ids is not None and set_id not in self.set_ids:
+                left_out += 1
+                continue
+            with self.record_guard():
+                name = row['Image Index']
+                if name in rows:
+                    raise CXRDatasetError(f'{where}: {name} listed twice')
+                score = []
+                for column in self.task_classes:
+                    value = _YES_NO.get(row[column].lower())
+                    if value is None:
+                        raise CXRDatasetError(
+                            f'{where}: column {column!r} is {row[column]!r}; '
+                            'expected YES, NO, 1 or 0')
+                    score.append(value)
+                rows[name] = dict(gt_score=np.array(score, dtype=np.float32))
+                if set_id is not None:
+                    rows[name]['set_id'] = set_id
+        if left_out:
+            print_log(
+                f'{type(self).__name__}: left out {left_out} rows of other '
+                f'sets (set_ids={sorted(self.set_ids)})',
+                logger='current')
         return rows

@@ -38,26 +38,17 @@ class NODE21Dataset(PublicCXRDataset):
 
     def load_records(self) -> List[dict]:
         images = OrderedDict()
+        bad = set()
         for where, row in iter_csv(self.ann_file,
                                    ('img_name', 'label') + BOX_COLUMNS):
             name = row['img_name']
             if not osp.splitext(name)[1]:
                 name += self.img_suffix
-            label = parse_binary(row['label'], where, 'label')
-            entry = images.setdefault(name, dict(label=label, boxes=[]))
-            if entry['label'] != label:
-                raise CXRDatasetError(
-                    f'{where}: {name} has rows with label 0 and label 1')
-            values = [row[k] for k in BOX_COLUMNS]
-            if label == 0:
-                if any(v not in ('', '0', '0.0') for v in values):
-                    raise CXRDatasetError(
-                        f'{where}: label 0 (no nodule) with a box {values}')
-                continue
-            box = [
-                parse_float(v, where, k) for v, k in zip(values, BOX_COLUMNS)
-            ]
-            entry['boxes'].append(xywh_box(*box, where))
+            with self.record_guard() as guard:
+                self._parse_row(where, row, name, images)
+            if guard.failed:
+                bad.add(name)
+        self.leave_out_images(images, bad)
         records = []
         for name, entry in images.items():
             record = dict(
@@ -71,3 +62,20 @@ class NODE21Dataset(PublicCXRDataset):
                 ]
             records.append(record)
         return records
+
+    @staticmethod
+    def _parse_row(where: str, row: dict, name: str, images: dict) -> None:
+        """Add one ``metadata.csv`` row (a nodule, or an image without)."""
+        label = parse_binary(row['label'], where, 'label')
+        entry = images.setdefault(name, dict(label=label, boxes=[]))
+        if entry['label'] != label:
+            raise CXRDatasetError(
+                f'{where}: {name} has rows with label 0 and label 1')
+        values = [row[k] for k in BOX_COLUMNS]
+        if label == 0:
+            if any(v not in ('', '0', '0.0') for v in values):
+                raise CXRDatasetError(
+                    f'{where}: label 0 (no nodule) with a box {values}')
+            return
+        box = [parse_float(v, where, k) for v, k in zip(values, BOX_COLUMNS)]
+        entry['boxes'].append(xywh_box(*box, where))

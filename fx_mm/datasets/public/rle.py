@@ -116,6 +116,82 @@ def parse_rle(text: str,
     return starts, lengths
 
 
+def coco_rle_counts(counts) -> np.ndarray:
+    """The run lengths of a COCO RLE's ``counts``: a list of ints
+    (uncompressed) or pycocotools' compressed text (str / bytes: 6 bits per
+    character, offset 48, a continuation bit, a sign bit, and from the
+    fourth run on a difference to the run two places before).
+
+    Raises:
+        ValueError: The text is cut off inside a number.
+    """
+    if not isinstance(counts, (str, bytes)):
+        return np.asarray(list(counts), dtype=np.int64)
+    data = counts.encode('ascii') if isinstance(counts, str) else counts
+    codes = np.frombuffer(data, dtype=np.uint8).astype(np.int64) - 48
+    if codes.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    last = (codes & 0x20) == 0  # the last character of each number
+    if not last[-1]:
+        raise ValueError('the compressed counts end inside a number')
+    starts = np.flatnonzero(np.concatenate([[True], last[:-1]]))
+    number = np.cumsum(np.concatenate([[0], last[:-1]]))
+    shift = 5 * (np.arange(codes.size) - starts[number])
+    values = np.add.reduceat((codes & 0x1f) << shift, starts)
+    negative = (codes[last] & 0x10) != 0  # sign bit of the last character
+    values[negative] -= 1 << (shift[last][negative] + 5)
+    # from the fourth run on, each value is a difference to the run two
+    # places before: a running sum over each parity
+    values[1::2] = np.cumsum(values[1::2])
+    values[2::2] = np.cumsum(values[2::2])
+    return values
+
+
+def check_coco_rle(rle, where: str) -> None:
+    """Check a COCO RLE (compressed or not) before pycocotools decodes it.
+
+    pycocotools trusts ``counts``: runs that cover fewer pixels than
+    ``size`` leave the rest of the mask as uninitialised memory, runs that
+    cover more write past it (or fail with a bare traceback). Here the runs
+    must be non-negative integers that cover exactly H x W pixels.
+
+    Raises:
+        CXRDatasetError: Naming ``where`` and the problem.
+    """
+    if not isinstance(rle, dict) or 'size' not in rle or 'counts' not in rle:
+        raise CXRDatasetError(
+            f'{where}: an RLE must be a dict with "size" and "counts"')
+    size = rle['size']
+    if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(
+            isinstance(v, (int, np.integer)) and v > 0 for v in size)):
+        raise CXRDatasetError(f'{where}: RLE size {size!r} is not [H, W]')
+    counts = rle['counts']
+    if not isinstance(counts, (str, bytes)) and not (isinstance(
+            counts, (list, tuple)) and all(
+                isinstance(v, (int, np.integer)) for v in counts)):
+        raise CXRDatasetError(
+            f'{where}: RLE counts must be a list of integers or '
+            f'compressed text, got {type(counts).__name__}')
+    try:
+        runs = coco_rle_counts(counts)
+    except (ValueError, UnicodeEncodeError) as err:
+        raise CXRDatasetError(
+            f'{where}: RLE counts are not valid compressed text: {err}') \
+            from None
+    kind = 'compressed' if isinstance(counts, (str, bytes)) \
+        else 'uncompressed'
+    if (runs < 0).any():
+        raise CXRDatasetError(
+            f'{where}: {kind} RLE has a negative run length')
+    height, width = int(size[0]), int(size[1])
+    total = int(runs.sum())
+    if total != height * width:
+        raise CXRDatasetError(
+            f'{where}: {kind} RLE runs cover {total} pixels but its size '
+            f'{height}x{width} (HxW) has {height * width} '
+            f'({"too short" if total < height * width else "overruns"})')
+
+
 def runs_to_coco(starts: np.ndarray, lengths: np.ndarray, height: int,
                  width: int) -> dict:
     """Column-major runs -> compressed COCO RLE, without decoding.

@@ -13,8 +13,6 @@
   ``PulmonaryTuberculosis``. An image is TB-positive when it has a TB box
   or lies in the ``tb`` folder; images without annotations are negatives.
 """
-import contextlib
-import io
 import os
 import os.path as osp
 import re
@@ -22,7 +20,8 @@ from typing import List, Optional, Sequence
 
 from fx_mm.registry import DATASETS
 from ..base_cxr import CXRDatasetError
-from .common import PublicCXRDataset, read_list_file, xywh_box
+from .common import (PublicCXRDataset, iter_coco_images, load_coco_file,
+                     read_list_file, xywh_box)
 
 TB_CLASSES = ('tuberculosis', )
 TBX11K_BOX_CLASSES = ('ActiveTuberculosis', 'ObsoletePulmonaryTuberculosis',
@@ -171,50 +170,51 @@ class TBX11KDataset(PublicCXRDataset):
         return labels
 
     def load_records(self) -> List[dict]:
-        from pycocotools.coco import COCO
-        if not osp.isfile(self.ann_file):
-            raise FileNotFoundError(
-                f'{self.ann_file}: annotation file not found')
-        with contextlib.redirect_stdout(io.StringIO()):
-            try:
-                coco = COCO(self.ann_file)
-            except (KeyError, TypeError, ValueError, AssertionError) as err:
-                raise CXRDatasetError(
-                    f'{self.ann_file}: not a COCO annotation file: '
-                    f'{err!r}') from err
+        coco = load_coco_file(self.ann_file)
         labels = self._category_labels(coco)
         records = []
-        for img_id in sorted(coco.getImgIds()):
-            img = coco.imgs[img_id]
-            file_name = img['file_name']
-            instances = []
-            for ann in coco.loadAnns(coco.getAnnIds(imgIds=[img_id])):
-                where = f'{self.ann_file} annotation id {ann.get("id")}'
-                if ann['category_id'] not in labels:
-                    raise CXRDatasetError(
-                        f'{where}: category_id {ann["category_id"]} is not '
-                        'in "categories"')
-                bbox = ann.get('bbox')
-                if not isinstance(bbox, list) or len(bbox) != 4:
-                    raise CXRDatasetError(
-                        f'{where}: bbox {bbox!r} is not [x, y, w, h]')
-                instances.append(
-                    dict(
-                        bbox=xywh_box(*map(float, bbox), where),
-                        bbox_label=labels[ann['category_id']],
-                        ignore_flag=int(ann.get('iscrowd', 0))))
-            record = dict(
-                img_path=osp.join(self.img_dir, file_name),
-                img_id=osp.splitext(file_name)[0])
-            if self.task == 'loc':
-                record['instances'] = instances
-                record['img_size'] = _size(img, self.ann_file)
-            else:
-                folder = file_name.replace('\\', '/').split('/')[0]
-                positive = bool(instances) or folder in self.tb_folders
-                record['gt_score'] = [float(positive)]
-            records.append(record)
+        entries = iter_coco_images(coco, self.ann_file, self.record_guard)
+        for img, anns in sorted(entries, key=lambda entry: entry[0]['id']):
+            with self.record_guard():
+                records.append(self._record(img, anns, labels))
         return records
+
+    def _record(self, img: dict, anns: List[dict], labels: dict) -> dict:
+        """One image entry and its annotations; a bad annotation makes the
+        whole image bad (a partly read image would teach wrong negatives).
+        """
+        file_name = img.get('file_name')
+        if not file_name:
+            raise CXRDatasetError(
+                f'{self.ann_file} image id {img.get("id")}: no file_name')
+        instances = []
+        for ann in anns:
+            where = f'{self.ann_file} annotation id {ann.get("id")}'
+            if ann.get('category_id') not in labels:
+                raise CXRDatasetError(
+                    f'{where}: category_id {ann.get("category_id")!r} is not '
+                    'in "categories"')
+            bbox = ann.get('bbox')
+            if not isinstance(bbox, list) or len(bbox) != 4 or not all(
+                    isinstance(v, (int, float)) for v in bbox):
+                raise CXRDatasetError(
+                    f'{where}: bbox {bbox!r} is not [x, y, w, h]')
+            instances.append(
+                dict(
+                    bbox=xywh_box(*map(float, bbox), where),
+                    bbox_label=labels[ann['category_id']],
+                    ignore_flag=int(ann.get('iscrowd', 0))))
+        record = dict(
+            img_path=osp.join(self.img_dir, file_name),
+            img_id=osp.splitext(file_name)[0])
+        if self.task == 'loc':
+            record['instances'] = instances
+            record['img_size'] = _size(img, self.ann_file)
+        else:
+            folder = file_name.replace('\\', '/').split('/')[0]
+            positive = bool(instances) or folder in self.tb_folders
+            record['gt_score'] = [float(positive)]
+        return record
 
 
 def _size(img: dict, ann_file: str) -> Optional[tuple]:

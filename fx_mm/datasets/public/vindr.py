@@ -163,21 +163,27 @@ class VinDrCXRDataset(PublicCXRDataset):
         columns = self._label_columns(header)
         rad = {h.lower(): h for h in header}.get('rad_id')
         votes: Dict[str, list] = OrderedDict()
+        bad = set()
         for where, row in iter_csv(self.ann_file, ('image_id', )):
-            labels = [
-                parse_binary(row[columns[c]], where, columns[c])
-                for c in self.task_classes
-            ]
             readers = votes.setdefault(row['image_id'], [])
-            reader = row[rad] if rad else None
-            if rad and reader in [r for r, _ in readers]:
-                raise CXRDatasetError(f'{where}: reader {reader} labels image '
-                                      f'{row["image_id"]} twice')
-            if not rad and readers:
-                raise CXRDatasetError(
-                    f'{where}: image {row["image_id"]} listed twice and the '
-                    'file has no rad_id column')
-            readers.append((reader, labels))
+            with self.record_guard() as guard:
+                labels = [
+                    parse_binary(row[columns[c]], where, columns[c])
+                    for c in self.task_classes
+                ]
+                reader = row[rad] if rad else None
+                if rad and reader in [r for r, _ in readers]:
+                    raise CXRDatasetError(
+                        f'{where}: reader {reader} labels image '
+                        f'{row["image_id"]} twice')
+                if not rad and readers:
+                    raise CXRDatasetError(
+                        f'{where}: image {row["image_id"]} listed twice and '
+                        'the file has no rad_id column')
+                readers.append((reader, labels))
+            if guard.failed:
+                bad.add(row['image_id'])
+        self.leave_out_images(votes, bad)
         records = []
         for image_id, readers in votes.items():
             count = np.sum([labels for _, labels in readers], axis=0)
@@ -203,28 +209,15 @@ class VinDrCXRDataset(PublicCXRDataset):
                 logger='current')
             mode = 'all'
         images: Dict[str, dict] = OrderedDict()
+        bad = set()
         for where, row in iter_csv(self.ann_file, required):
             boxes = images.setdefault(row['image_id'], defaultdict(list))
-            name = row['class_name']
-            coords = [row[k] for k in required[2:]]
-            label = NO_FINDING_ID if name == NO_FINDING else class_index(
-                name, self.task_classes, where)
-            if has_id and row['class_id'] != str(label):
-                raise CXRDatasetError(
-                    f'{where}: class_id {row["class_id"]!r} does not match '
-                    f'class_name {name!r} (id {label})')
-            if label == NO_FINDING_ID:
-                if any(coords):
-                    raise CXRDatasetError(
-                        f'{where}: a "No finding" row with a box {coords}')
-                continue
-            if not all(coords):
-                raise CXRDatasetError(
-                    f'{where}: {name!r} row without a complete box {coords}')
-            box = make_box(
-                *(parse_float(v, where, k)
-                  for v, k in zip(coords, required[2:])), where)
-            boxes[label].append((box, row['rad_id'] if has_rad else where))
+            with self.record_guard() as guard:
+                self._parse_box_row(where, row, boxes, required[2:], has_id,
+                                    has_rad)
+            if guard.failed:
+                bad.add(row['image_id'])
+        self.leave_out_images(images, bad)
         records = []
         for image_id, boxes in images.items():
             instances = []
@@ -241,3 +234,28 @@ class VinDrCXRDataset(PublicCXRDataset):
                     img_id=image_id,
                     instances=instances))
         return records
+
+    def _parse_box_row(self, where: str, row: dict, boxes: dict,
+                       coord_columns: Sequence[str], has_id: bool,
+                       has_rad: bool) -> None:
+        """Add one reader finding of ``train.csv`` to its image's boxes."""
+        name = row['class_name']
+        coords = [row[k] for k in coord_columns]
+        label = NO_FINDING_ID if name == NO_FINDING else class_index(
+            name, self.task_classes, where)
+        if has_id and row['class_id'] != str(label):
+            raise CXRDatasetError(
+                f'{where}: class_id {row["class_id"]!r} does not match '
+                f'class_name {name!r} (id {label})')
+        if label == NO_FINDING_ID:
+            if any(coords):
+                raise CXRDatasetError(
+                    f'{where}: a "No finding" row with a box {coords}')
+            return
+        if not all(coords):
+            raise CXRDatasetError(
+                f'{where}: {name!r} row without a complete box {coords}')
+        box = make_box(
+            *(parse_float(v, where, k) for v, k in zip(coords, coord_columns)),
+            where)
+        boxes[label].append((box, row['rad_id'] if has_rad else where))

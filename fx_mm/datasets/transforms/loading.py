@@ -8,6 +8,7 @@ from pycocotools import mask as mask_utils
 
 from fx_mm.registry import TRANSFORMS
 from ..io import CXRReadError, gray_to_rgb, read_binary_mask, read_cxr_image
+from ..public.rle import check_coco_rle
 
 
 @TRANSFORMS.register_module()
@@ -104,6 +105,7 @@ class LoadCXRAnnotations(MMDetLoadAnnotations):
             if rle is None:  # no foreground in this channel
                 channels.append(np.zeros((height, width), dtype=np.uint8))
                 continue
+            check_coco_rle(rle, f'{results["img_path"]}: RLE mask {k}')
             size = tuple(rle['size'])
             if size != (height, width):
                 raise CXRReadError(

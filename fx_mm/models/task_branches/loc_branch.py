@@ -11,7 +11,8 @@ Rather than copying DINO's code, the two classes below reuse DINO's step
 methods as their own: each owns exactly the attributes those methods read.
 """
 import copy
-from typing import Dict, Sequence, Tuple
+import logging
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -21,6 +22,7 @@ from mmdet.models.layers import (CdnQueryGenerator,
                                  DinoTransformerDecoder,
                                  SinePositionalEncoding)
 from mmdet.models.utils import samplelist_boxtype2tensor
+from mmengine.logging import MessageHub, print_log
 from mmengine.model import BaseModule, ModuleDict
 from torch import Tensor
 from torch.nn.init import normal_
@@ -274,8 +276,17 @@ class MultiDatasetDINO(MultiDatasetBranch):
             feats, data_samples)
         head_inputs = self.forward_dataset(encoder_outputs, decoder_inputs,
                                            data_samples, dataset)
-        losses = self.decoders[dataset].bbox_head.loss(
-            **head_inputs, batch_data_samples=data_samples)
+        nonfinite = [
+            key for key, value in head_inputs.items()
+            if isinstance(value, Tensor) and value.is_floating_point()
+            and not bool(torch.isfinite(value.detach()).all())
+        ]
+        if nonfinite:
+            losses = self._nonfinite_losses(head_inputs, nonfinite,
+                                            data_samples, dataset)
+        else:
+            losses = self.decoders[dataset].bbox_head.loss(
+                **head_inputs, batch_data_samples=data_samples)
         hidden = head_inputs['hidden_states']
         dn_meta = head_inputs.get('dn_meta')
         if dn_meta is not None:
@@ -284,6 +295,44 @@ class MultiDatasetDINO(MultiDatasetBranch):
             hidden = hidden[:, :, dn_meta['num_denoising_queries']:]
         return losses, dict(
             memory=encoder_outputs['memory'], hidden_states=hidden)
+
+    def _nonfinite_losses(self, head_inputs: dict, nonfinite: List[str],
+                          data_samples: list, dataset: str) -> dict:
+        """NaN losses, without the Hungarian matching, for decoder outputs
+        that are not finite.
+
+        scipy's matcher refuses a NaN cost matrix with a bare ValueError
+        that names neither the iteration nor the batch. Instead the loss is
+        NaN (still connected to the graph, so the gradients are NaN too)
+        and :class:`~fx_mm.engine.hooks.NaNGuardHook` skips or stops the
+        step with its usual report; the warning here names the iteration,
+        the slot and the files for runs without the hook.
+        """
+        hub = MessageHub.get_current_instance()
+        where = f'iteration {hub.get_info("iter", -1) + 1}'
+        slot = hub.get_info('fx_slot')
+        if slot:
+            where += (f' (cycle {slot["cycle"] + 1}, slot '
+                      f'{slot["slot_index"] + 1}/{slot["num_slots"]} '
+                      f'{slot["slot_name"]}, {slot["phase"]} phase)')
+        files = [
+            str(s.metainfo.get('img_path', '?')) for s in data_samples
+            if hasattr(s, 'metainfo')
+        ]
+        print_log(
+            f'MultiDatasetDINO: non-finite {", ".join(nonfinite)} of the '
+            f'{dataset} decoder at {where}; Hungarian matching '
+            'skipped and the loc loss set to NaN (NaNGuardHook skips or '
+            f'stops the step); batch files: {", ".join(files) or "?"}',
+            logger='current',
+            level=logging.WARNING)
+        # the head's predictions join the graph, so that the step touches
+        # the parameters a normal one does (DDP's gradient bookkeeping)
+        predictions = self.decoders[dataset].bbox_head(
+            head_inputs['hidden_states'], head_inputs['references'])
+        total = sum(t.sum() for t in predictions) + sum(
+            head_inputs[key].sum() for key in nonfinite)
+        return dict(loss_nonfinite_loc=total * float('nan'))
 
     def predict(self,
                 feats: Sequence[Tensor],
