@@ -21,7 +21,8 @@ from torch import nn
 from torchvision.models.swin_transformer import \
     SwinTransformer as TorchvisionSwin
 
-from fx_mm.models.utils import (FXPretrainedSwin, concat_to_unfold_order,
+from fx_mm.models.backbones import FXPretrainedSwin, FXSwinTransformer
+from fx_mm.models.utils import (concat_to_unfold_order,
                                 convert_swin_checkpoint, detect_swin_format,
                                 load_swin_checkpoint)
 
@@ -37,8 +38,9 @@ def _randomise_norms(model: nn.Module) -> None:
             m.bias.data = 0.2 * torch.randn_like(m.bias)
 
 
-def _mmdet_swin() -> MMDetSwin:
-    model = MMDetSwin(
+def _mmdet_swin() -> FXSwinTransformer:
+    """mmdet's Swin layout, with fx_mm's pretrained loading."""
+    model = FXSwinTransformer(
         embed_dims=EMBED,
         depths=DEPTHS,
         num_heads=HEADS,
@@ -410,7 +412,6 @@ def test_pretrained_report_and_features(torchvision_swin, tmp_path):
 def test_window_size_adaptation_matches_mmdet(torchvision_swin, tmp_path):
     """A window-7 checkpoint in a window-12 Swin: the bias tables are resized
     as mmdet's own loader resizes them."""
-    from fx_mm.models.utils.swin_pretrained import _MMDET_INIT_WEIGHTS
     converted = convert_swin_checkpoint(torchvision_swin.state_dict())
     path = str(tmp_path / 'mmdet_names.pth')
     torch.save(
@@ -419,8 +420,8 @@ def test_window_size_adaptation_matches_mmdet(torchvision_swin, tmp_path):
             for k, v in converted.items()
         }), path)
 
-    def window12(init_cfg):
-        return MMDetSwin(
+    def window12(init_cfg, swin=FXSwinTransformer):
+        return swin(
             embed_dims=EMBED,
             depths=DEPTHS,
             num_heads=HEADS,
@@ -431,8 +432,9 @@ def test_window_size_adaptation_matches_mmdet(torchvision_swin, tmp_path):
     ours = window12(dict(type='Pretrained', checkpoint=path))
     ours.init_weights()
     # mmdet's loader reads init_cfg by attribute
-    reference = window12(ConfigDict(type='Pretrained', checkpoint=path))
-    _MMDET_INIT_WEIGHTS(reference)  # mmdet's own loader (backbone.* keys)
+    reference = window12(
+        ConfigDict(type='Pretrained', checkpoint=path), swin=MMDetSwin)
+    reference.init_weights()  # mmdet's own loader (backbone.* keys)
     key = 'stages.2.blocks.1.attn.w_msa.relative_position_bias_table'
     assert converted[key].shape == (13 * 13, 4)
     assert ours.state_dict()[key].shape == (23 * 23, 4)
@@ -448,7 +450,7 @@ def test_grey_input_channels_adaptation(torchvision_swin, tmp_path):
     rgb = _mmdet_swin()
     rgb.init_cfg = dict(type='Pretrained', checkpoint=path)
     rgb.init_weights()
-    grey = MMDetSwin(
+    grey = FXSwinTransformer(
         in_channels=1,
         embed_dims=EMBED,
         depths=DEPTHS,
@@ -473,7 +475,7 @@ def test_pretrained_from_fx_checkpoint_prefix(torchvision_swin, tmp_path):
     state['teacher.cls_branch.heads.a.fc.weight'] = torch.zeros(2, 8 * EMBED)
     path = str(tmp_path / 'fx.pth')
     torch.save(dict(state_dict=state, meta=dict()), path)
-    model = MMDetSwin(
+    model = FXSwinTransformer(
         embed_dims=EMBED,
         depths=DEPTHS,
         num_heads=HEADS,
@@ -491,7 +493,7 @@ def test_pretrained_errors(torchvision_swin, tmp_path):
 
     with pytest.raises(ValueError, match='never downloads'):
         FXPretrainedSwin(checkpoint='https://example.org/swin.pth')
-    model = MMDetSwin(
+    model = FXSwinTransformer(
         embed_dims=EMBED,
         depths=DEPTHS,
         num_heads=HEADS,

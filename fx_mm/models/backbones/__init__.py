@@ -1,5 +1,9 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
 from .fx_swin import FXSwinTransformer
-from .swin_checkpointing import use_non_reentrant_checkpointing
+from .swin_pretrained import (FXPretrainedSwin, check_local_checkpoint,
+                              load_pretrained_swin)
 
-__all__ = ['FXSwinTransformer', 'use_non_reentrant_checkpointing']
+__all__ = [
+    'FXSwinTransformer', 'FXPretrainedSwin',
+    'check_local_checkpoint', 'load_pretrained_swin'
+]

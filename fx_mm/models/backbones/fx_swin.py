@@ -3,16 +3,24 @@ import torch.nn as nn
 from mmdet.models.backbones import SwinTransformer
 
 from fx_mm.registry import MODELS
+from .swin_pretrained import (PRETRAINED_TYPES, FXPretrainedSwin,
+                              init_swin_from_scratch)
 
 
 @MODELS.register_module()
 class FXSwinTransformer(SwinTransformer):
-    """mmdet's Swin Transformer that can return un-normalised stages.
+    """mmdet's Swin Transformer as fx_mm needs it.
 
-    The research Foundation X normalises the stage outputs per task (one
-    LayerNorm set for classification, one for localization, none for
-    segmentation), so its backbone returns the raw stages and each branch
-    owns its input norms (``in_norm`` / ``in_norms`` of the branches).
+    - ``init_cfg=dict(type='Pretrained' | 'FXPretrainedSwin', ...)`` loads
+      a LOCAL checkpoint of any common Swin naming with a report
+      (:func:`~fx_mm.models.backbones.swin_pretrained.load_pretrained_swin`);
+      other init types go to mmdet's method;
+    - ``out_norms=False`` returns un-normalised stages: the research
+      Foundation X normalises the stage outputs per task (one LayerNorm set
+      for classification, one for localization, none for segmentation),
+      so each branch owns its input norms (``in_norm`` / ``in_norms``).
+
+    mmdet's Swin itself is left as it is for any other code in the process.
 
     Args:
         out_norms (bool): Apply the ``norm{i}`` LayerNorm to each output as
@@ -28,3 +36,17 @@ class FXSwinTransformer(SwinTransformer):
         if not out_norms:
             for i in self.out_indices:
                 setattr(self, f'norm{i}', nn.Identity())
+
+    def init_weights(self) -> None:
+        cfg = self.init_cfg
+        if not (isinstance(cfg, dict)
+                and cfg.get('type') in PRETRAINED_TYPES):
+            return super().init_weights()
+        args = dict(cfg)
+        args.pop('type')
+        if 'checkpoint' not in args:
+            raise KeyError(f'{type(self).__name__}.init_cfg={cfg} has no '
+                           '"checkpoint" (a local file path)')
+        initializer = FXPretrainedSwin(**args)
+        init_swin_from_scratch(self)
+        initializer(self)

@@ -5,15 +5,10 @@ from .research_converter import (ResearchLayoutError, convert_research_state,
 from .swin_converters import (adapt_swin_state_dict, concat_to_unfold_order,
                               convert_swin_checkpoint, detect_swin_format,
                               load_swin_checkpoint)
-from .swin_pretrained import (FXPretrainedSwin, check_local_checkpoint,
-                              load_pretrained_swin,
-                              use_fx_swin_pretrained_loading)
 
 __all__ = [
     'convert_swin_checkpoint', 'load_swin_checkpoint', 'detect_swin_format',
-    'concat_to_unfold_order', 'adapt_swin_state_dict', 'FXPretrainedSwin',
-    'load_pretrained_swin', 'check_local_checkpoint',
-    'use_fx_swin_pretrained_loading', 'parameter_breakdown',
+    'concat_to_unfold_order', 'adapt_swin_state_dict', 'parameter_breakdown',
     'SingleTaskForward', 'count_flops', 'convert_research_state',
     'unwrap_research_checkpoint', 'ResearchLayoutError'
 ]

@@ -4,7 +4,7 @@
 A config asks for pretrained backbone weights the OpenMMLab way::
 
     backbone=dict(
-        type='mmdet.SwinTransformer', ...,
+        type='fx_mm.FXSwinTransformer', ...,
         init_cfg=dict(type='Pretrained', checkpoint='weights/ark6.pth'))
 
 or with fx_mm's initializer, which takes more options::
@@ -19,9 +19,9 @@ mmdet's own ``SwinTransformer.init_weights`` would load only
 ``backbone.*`` keys of an mmdet/mmpretrain checkpoint (a bare backbone
 checkpoint fails on an empty dict, timm/torchvision ones need a flag and
 still miss patch-merging fixes), download URLs, and report nothing about
-keys that did not match. fx_mm replaces that method (the same way
-``swin_checkpointing`` adjusts mmdet's Swin): for the two init types above,
-the backbone is first initialised from scratch as mmdet does, then
+keys that did not match. :class:`FXSwinTransformer` (fx_mm's registered
+subclass of mmdet's Swin) overrides that method: for the two init types
+above, the backbone is first initialised from scratch as mmdet does, then
 
 1. the file is read locally (a URL is an error: fx_mm never downloads);
 2. the keys are converted from the mmpretrain/mmdet, timm/Microsoft or
@@ -47,7 +47,8 @@ from mmengine.model.weight_init import (constant_init, trunc_normal_,
                                         trunc_normal_init, update_init_info)
 
 from fx_mm.registry import WEIGHT_INITIALIZERS
-from .swin_converters import adapt_swin_state_dict, load_swin_checkpoint
+from ..utils.swin_converters import (adapt_swin_state_dict,
+                                     load_swin_checkpoint)
 
 # "scheme://": http(s), s3, open-mmlab://, torchvision:// ...
 _REMOTE = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*://')
@@ -213,7 +214,7 @@ class FXPretrainedSwin:
         return f'{self.__class__.__name__}: load from {self.checkpoint}'
 
 
-def _init_from_scratch(swin: SwinTransformer) -> None:
+def init_swin_from_scratch(swin: SwinTransformer) -> None:
     """mmdet's from-scratch initialisation of its Swin (without the
     'no pretrained weights' warning)."""
     if swin.use_abs_pos_embed:
@@ -223,29 +224,3 @@ def _init_from_scratch(swin: SwinTransformer) -> None:
             trunc_normal_init(m, std=.02, bias=0.)
         elif isinstance(m, nn.LayerNorm):
             constant_init(m, 1.0)
-
-
-_MMDET_INIT_WEIGHTS = SwinTransformer.init_weights
-
-
-def _swin_init_weights(self: SwinTransformer) -> None:
-    """``SwinTransformer.init_weights`` with fx_mm's pretrained loading."""
-    cfg = self.init_cfg
-    if not (isinstance(cfg, dict) and cfg.get('type') in PRETRAINED_TYPES):
-        return _MMDET_INIT_WEIGHTS(self)
-    args = dict(cfg)
-    args.pop('type')
-    if 'checkpoint' not in args:
-        raise KeyError(f'{type(self).__name__}.init_cfg={cfg} has no '
-                       '"checkpoint" (a local file path)')
-    initializer = FXPretrainedSwin(**args)
-    _init_from_scratch(self)
-    initializer(self)
-
-
-def use_fx_swin_pretrained_loading() -> None:
-    """Route mmdet Swin's ``Pretrained`` init through fx_mm. Idempotent."""
-    SwinTransformer.init_weights = _swin_init_weights
-
-
-use_fx_swin_pretrained_loading()
