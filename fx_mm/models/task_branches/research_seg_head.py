@@ -104,6 +104,7 @@ class ResearchPSPFPNHead(MultiDatasetSegHead):
             3,
             padding=1,
             **norm_act)
+        self.build_dataset_heads()
 
     def _up(self, x: Tensor, like: Tensor) -> Tensor:
         return resize(

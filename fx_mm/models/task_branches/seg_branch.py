@@ -63,14 +63,21 @@ class MultiDatasetSegHead(BaseDecodeHead, MultiDatasetBranch):
             else [loss_decode]
         self.loss_decode = nn.ModuleList(
             build_in_scope(cfg, 'mmseg') for cfg in losses)
+        self._head_channels = dict(datasets)
+        self._head_kernel_size = seg_kernel_size
+
+    def build_dataset_heads(self) -> None:
+        """Build ``conv_segs``. A subclass calls it at the END of its
+        ``__init__``, after its shared decoder: the heads come after it in
+        the module order, so a seeded model draws the same initial weights
+        as the UperNet model always did."""
         self.conv_segs = nn.ModuleDict({
-            name:
-            nn.Conv2d(
+            name: nn.Conv2d(
                 self.channels,
                 num_channels,
-                seg_kernel_size,
-                padding=seg_kernel_size // 2)
-            for name, num_channels in datasets.items()
+                self._head_kernel_size,
+                padding=self._head_kernel_size // 2)
+            for name, num_channels in self._head_channels.items()
         })
 
     def num_outputs(self, dataset: str) -> int:
@@ -177,6 +184,7 @@ class MultiDatasetUPerHead(UPerHead, MultiDatasetSegHead):
 
     def __init__(self, datasets: Dict[str, int], **kwargs) -> None:
         super().__init__(datasets=datasets, **kwargs)
+        self.build_dataset_heads()
         self._psp_out = None
         # The PSP output (the "bottleneck" after pooling) is a consistency
         # feature; a hook reads it without re-implementing the forward.
