@@ -12,6 +12,7 @@ Examples::
         --tasks seg --datasets jsrt --model-key student --out-dir outputs
 """
 import argparse
+import warnings
 from typing import List, Optional
 
 from fx_mm.apis import FXInferencer
@@ -39,10 +40,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='network that predicts (default: the teacher when the '
         'checkpoint has one)')
     parser.add_argument(
-        '--score-thr',
+        '--pred-score-thr',
         type=float,
         default=0.3,
         help='box score threshold (default 0.3)')
+    parser.add_argument(
+        '--score-thr',
+        type=float,
+        help='deprecated name of --pred-score-thr')
     parser.add_argument(
         '--device', default=None, help='device, e.g. cpu or cuda:0')
     parser.add_argument(
@@ -55,7 +60,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--no-save-pred', action='store_true', help='do not write preds/')
     parser.add_argument(
         '--print-result', action='store_true', help='print the predictions')
-    return parser.parse_args(argv)
+    parser.add_argument(
+        '--no-draw-pred',
+        action='store_true',
+        help='write the bare images to vis/ (mmdet: draw_pred=False)')
+    args = parser.parse_args(argv)
+    if args.score_thr is not None:
+        warnings.warn('image_demo.py: --score-thr is deprecated, use '
+                      '--pred-score-thr', DeprecationWarning)
+        args.pred_score_thr = args.score_thr
+    return args
 
 
 def main(argv: Optional[List[str]] = None) -> dict:
@@ -70,7 +84,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
         tasks=args.tasks,
         datasets=args.datasets,
         batch_size=args.batch_size,
-        score_thr=args.score_thr,
+        pred_score_thr=args.pred_score_thr,
+        draw_pred=not args.no_draw_pred,
         out_dir=args.out_dir,
         no_save_vis=args.no_save_vis,
         no_save_pred=args.no_save_pred,

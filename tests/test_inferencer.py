@@ -178,7 +178,7 @@ def test_png_json_roundtrip_and_original_coordinates(setup, tmp_path):
     samples = inferencer(
         setup['png'],
         return_datasamples=True,
-        score_thr=score_thr,
+        pred_score_thr=score_thr,
         out_dir=out_dir)['predictions'][0]
     assert {(d, t) for d, tasks in samples.items() for t in tasks} == HEADS
     name = osp.splitext(osp.basename(setup['png']))[0]
@@ -407,3 +407,31 @@ def _dump(setup) -> str:
     path = osp.join(setup['root'], 'tiny_config.py')
     setup['cfg'].dump(path)
     return path
+
+
+def test_mmdet_and_mmpretrain_names(setup, tmp_path):
+    """mmdet's argument names (the old ``score_thr`` still works, with a
+    DeprecationWarning), mmpretrain's cls keys, ``draw_pred=False``, and a
+    progress bar by default."""
+    inferencer = setup['inferencer']
+    assert inferencer.show_progress
+    new = inferencer(setup['png'], pred_score_thr=0.2)['predictions'][0]
+    with pytest.warns(DeprecationWarning, match='pred_score_thr'):
+        old = inferencer(setup['png'], score_thr=0.2)['predictions'][0]
+    assert old == new
+    for dataset, tasks in new['heads'].items():
+        if 'cls' not in tasks:
+            continue
+        cls = tasks['cls']
+        scores = list(cls['scores'].values())
+        assert cls['pred_scores'] == scores
+        assert cls['pred_score'] == max(scores)
+        assert cls['pred_label'] == scores.index(max(scores))
+        assert cls['pred_class'] == list(cls['scores'])[cls['pred_label']]
+    out_dir = str(tmp_path / 'bare')
+    inferencer(setup['png'], out_dir=out_dir, draw_pred=False,
+               no_save_pred=True)
+    name = osp.splitext(osp.basename(setup['png']))[0]
+    bare = cv2.imread(osp.join(out_dir, 'vis', f'{name}.png'))
+    assert bare.shape == (256 + 4, 256 + 4, 3)  # the image alone
+    assert not osp.exists(osp.join(out_dir, 'preds'))

@@ -29,7 +29,7 @@ from fx_mm.utils.checkpoint import (CheckpointMismatchError,
                                     check_checkpoint_matches,
                                     load_fx_checkpoint)
 from fx_mm.utils.setup_env import register_all_modules
-from fx_mm.visualization import FXVisualizer, compose_views
+from fx_mm.visualization import FXVisualizer, compose_views, to_rgb_uint8
 from fx_mm.visualization.utils import (ClassNames, is_annotation_loader,
                                        is_image_loader, is_packer,
                                        unwrap_dataset)
@@ -99,7 +99,8 @@ class FXInferencer(BaseInferencer):
             overrides the names read from the config's datasets. Heads
             without names report ``class_<i>``.
         scope (str): Registry scope. Defaults to ``'fx_mm'``.
-        show_progress (bool): Progress bar over batches. Defaults to False.
+        show_progress (bool): Progress bar over batches (as mmdet's
+            inferencers). Defaults to True.
         allow_unsafe_pickle (bool): Load a checkpoint holding arbitrary
             pickled objects (only for files you trust). Defaults to False.
         vis_max_height (int): Height limit of each head's tile in the
@@ -122,7 +123,7 @@ class FXInferencer(BaseInferencer):
                  model_key: Optional[str] = None,
                  class_names: Optional[ClassNames] = None,
                  scope: str = 'fx_mm',
-                 show_progress: bool = False,
+                 show_progress: bool = True,
                  allow_unsafe_pickle: bool = False,
                  vis_max_height: int = 512) -> None:
         if model is None:
@@ -492,7 +493,7 @@ class FXInferencer(BaseInferencer):
                  tasks: Optional[Sequence[str]] = None,
                  datasets: Optional[Sequence[str]] = None,
                  batch_size: int = 1,
-                 score_thr: float = 0.3,
+                 pred_score_thr: float = 0.3,
                  return_datasamples: bool = False,
                  out_dir: str = '',
                  no_save_vis: bool = False,
@@ -500,7 +501,9 @@ class FXInferencer(BaseInferencer):
                  return_vis: bool = False,
                  show: bool = False,
                  wait_time: float = 0.,
-                 print_result: bool = False) -> dict:
+                 draw_pred: bool = True,
+                 print_result: bool = False,
+                 score_thr: Optional[float] = None) -> dict:
         """Predict every selected head on every input.
 
         Args:
@@ -510,8 +513,8 @@ class FXInferencer(BaseInferencer):
                 'seg')``; None = every task of the model.
             datasets (Sequence[str], optional): Head names; None = all.
             batch_size (int): Images per forward. Defaults to 1.
-            score_thr (float): Boxes with a score above it are kept (output
-                and overlay). Defaults to 0.3.
+            pred_score_thr (float): Boxes with a score above it are kept
+                (output and overlay), mmdet's name. Defaults to 0.3.
             return_datasamples (bool): Return the data samples
                 ``{dataset: {task: sample}}`` instead of dicts.
             out_dir (str): Write ``preds/<name>.json`` and ``vis/<name>.png``
@@ -522,13 +525,23 @@ class FXInferencer(BaseInferencer):
             return_vis (bool): Also return the overlays (RGB arrays).
             show (bool): Display the overlays.
             wait_time (float): Seconds each overlay is shown.
+            draw_pred (bool): Draw the predictions on the overlays; False
+                writes the bare images. Defaults to True.
             print_result (bool): Print the prediction dicts.
+            score_thr (float, optional): Deprecated name of
+                ``pred_score_thr`` (a DeprecationWarning says so).
 
         Returns:
             dict: ``predictions`` (one per input: a JSON-ready dict, see
             :meth:`pred_to_dict`, or the data samples) and ``visualization``
             (overlays when ``return_vis``).
         """
+        if score_thr is not None:
+            warnings.warn(
+                'FXInferencer: `score_thr` is deprecated, use mmdet\'s '
+                '`pred_score_thr`', DeprecationWarning, stacklevel=2)
+            pred_score_thr = score_thr
+        score_thr = pred_score_thr
         if batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}')
         heads = self.select_heads(tasks, datasets)
@@ -561,7 +574,8 @@ class FXInferencer(BaseInferencer):
                 wait_time=wait_time,
                 img_out_dir=img_out_dir,
                 score_thr=score_thr,
-                return_vis=return_vis)
+                return_vis=return_vis,
+                draw_pred=draw_pred)
             predictions += self.postprocess(
                 loaded,
                 per_image,
@@ -591,20 +605,29 @@ class FXInferencer(BaseInferencer):
                   wait_time: float = 0.,
                   img_out_dir: str = '',
                   score_thr: float = 0.3,
-                  return_vis: bool = False) -> List[np.ndarray]:
-        """One overlay per image: a tile per head (a row per task)."""
+                  return_vis: bool = False,
+                  draw_pred: bool = True) -> List[np.ndarray]:
+        """One overlay per image: a tile per head (a row per task); the
+        bare image when ``draw_pred`` is False."""
         if not (show or img_out_dir or return_vis):
             return []
         results = []
         for item, heads in zip(loaded, preds):
-            views = {}
-            for dataset, tasks in heads.items():
-                for task, sample in tasks.items():
-                    views[f'{task}/{dataset}'] = self.visualizer.draw_view(
-                        item['image'], sample, 'pred', score_thr)
-            views = dict(
-                sorted(views.items(), key=lambda kv: TASKS.index(kv[0][:3])))
-            drawn = compose_views(views, max_height=self.vis_max_height)
+            if not draw_pred:
+                drawn = compose_views(
+                    dict(input=to_rgb_uint8(item['image'])),
+                    max_height=self.vis_max_height)
+            else:
+                views = {}
+                for dataset, tasks in heads.items():
+                    for task, sample in tasks.items():
+                        views[f'{task}/{dataset}'] = \
+                            self.visualizer.draw_view(
+                                item['image'], sample, 'pred', score_thr)
+                views = dict(
+                    sorted(views.items(),
+                           key=lambda kv: TASKS.index(kv[0][:3])))
+                drawn = compose_views(views, max_height=self.vis_max_height)
             if show:
                 self.visualizer.show(
                     drawn, win_name=item['name'], wait_time=wait_time)
@@ -644,10 +667,17 @@ class FXInferencer(BaseInferencer):
                 names = self.class_names[dataset][task]
                 if task == 'cls':
                     scores = sample.pred_score.float().cpu().tolist()
+                    best = int(np.argmax(scores))
+                    # plus mmpretrain's inferencer keys (pred_scores,
+                    # pred_label, pred_score, pred_class: the best class)
                     entry = dict(
                         scores=dict(zip(names, scores)),
                         multi_label=bool(
-                            net.cls_branch.specs[dataset]['multi_label']))
+                            net.cls_branch.specs[dataset]['multi_label']),
+                        pred_scores=scores,
+                        pred_label=best,
+                        pred_score=scores[best],
+                        pred_class=names[best])
                 elif task == 'loc':
                     inst = sample.pred_instances.cpu()
                     inst = inst[inst.scores > score_thr]

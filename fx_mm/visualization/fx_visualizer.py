@@ -16,7 +16,7 @@ from .utils import ClassNames, boxes_to_tensor, masks_to_array, palette_colors
 TASKS = ('cls', 'loc', 'seg')
 
 
-def _to_rgb_uint8(image: np.ndarray) -> np.ndarray:
+def to_rgb_uint8(image: np.ndarray) -> np.ndarray:
     """(H, W) gray or (H, W, 3) RGB -> (H, W, 3) uint8 RGB."""
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[2] == 1:
@@ -325,7 +325,7 @@ class FXVisualizer(DetLocalVisualizer):
                   title: Optional[str] = None) -> Optional[np.ndarray]:
         """Draw the ground truth (``which='gt'``) or the prediction
         (``'pred'``) of one data sample; None when the sample has none."""
-        image = _to_rgb_uint8(image)
+        image = to_rgb_uint8(image)
         task = _task_of(data_sample)
         dataset = data_sample.metainfo.get('dataset')
         head = f'{dataset}/{task}' if dataset else task
@@ -406,7 +406,7 @@ class FXVisualizer(DetLocalVisualizer):
         Returns:
             np.ndarray: The drawn (H, W', 3) RGB picture.
         """
-        image = _to_rgb_uint8(image)
+        image = to_rgb_uint8(image)
         views = []
         if data_sample is not None:
             data_sample = data_sample.cpu()
