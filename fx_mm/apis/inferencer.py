@@ -25,6 +25,7 @@ from fx_mm.datasets.io import (DICOM_SUFFIXES, ITK_SUFFIXES, gray_to_rgb,
                                is_dicom_file, read_cxr_image, to_uint8)
 from fx_mm.datasets.transforms.formatting import DEFAULT_META_KEYS
 from fx_mm.registry import DATASETS, INFERENCERS, MODELS
+from fx_mm.structures import TASKS
 from fx_mm.utils.checkpoint import (CheckpointMismatchError,
                                     check_checkpoint_matches,
                                     load_fx_checkpoint)
@@ -34,7 +35,6 @@ from fx_mm.visualization.utils import (ClassNames, is_annotation_loader,
                                        is_image_loader, is_packer,
                                        unwrap_dataset)
 
-TASKS = ('cls', 'loc', 'seg')
 #: Files a folder input is searched for (case-insensitive).
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff',
                   '.gif') + DICOM_SUFFIXES + ITK_SUFFIXES

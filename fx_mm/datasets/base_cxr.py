@@ -36,9 +36,9 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from fx_mm.registry import DATASETS
+from fx_mm.structures import CLASS_METAINFO_KEYS, TASKS
 from .io import CXRReadError
 
-TASKS = ('cls', 'loc', 'seg')
 BAD_RECORD_MODES = ('error', 'skip')
 # one counter slot per dataloader worker (+1 for the main process), so that
 # workers never write to the same slot
@@ -150,8 +150,8 @@ class BaseCXRDataset(BaseDataset):
     @property
     def task_classes(self) -> Sequence[str]:
         """Class names of this dataset's task (its head's outputs)."""
-        key = dict(cls='classes', loc='box_classes', seg='seg_classes')
-        return tuple(self._metainfo.get(key[self.task], ()))
+        key = CLASS_METAINFO_KEYS[self.task]
+        return tuple(self._metainfo.get(key, ()))
 
     def load_records(self) -> List[dict]:
         """Parse the native annotations into data infos (see module doc).
@@ -266,9 +266,8 @@ class BaseCXRDataset(BaseDataset):
 
     def supported_tasks(self) -> List[str]:
         return [
-            task for task, key in zip(TASKS, ('classes', 'box_classes',
-                                              'seg_classes'))
-            if self._metainfo.get(key)
+            task for task in TASKS
+            if self._metainfo.get(CLASS_METAINFO_KEYS[task])
         ]
 
     def _validate(self, record: dict) -> None:

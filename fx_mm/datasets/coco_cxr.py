@@ -26,12 +26,11 @@ from mmengine.logging import print_log
 from pycocotools import mask as mask_utils
 
 from fx_mm.registry import DATASETS
+from fx_mm.structures import CLASS_METAINFO_KEYS
 from .base_cxr import BaseCXRDataset, CXRDatasetError
 from .public.common import (check_coco_polygons, iter_coco_images,
                             load_coco_file)
 from .public.rle import check_coco_rle
-
-_CLASS_KEYS = dict(cls='classes', loc='box_classes', seg='seg_classes')
 
 
 @DATASETS.register_module()
@@ -73,7 +72,7 @@ class CXRCocoDataset(BaseCXRDataset):
 
     def _category_labels(self, coco) -> dict:
         """Fill the task's classes from the categories; id -> label."""
-        key = _CLASS_KEYS[self.task]
+        key = CLASS_METAINFO_KEYS[self.task]
         cats = sorted(
             coco.dataset.get('categories', []), key=lambda c: c['id'])
         names = [c['name'] for c in cats]

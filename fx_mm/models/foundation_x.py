@@ -9,9 +9,8 @@ from mmengine.model import BaseModel, BaseModule
 from torch import Tensor
 
 from fx_mm.registry import MODELS
+from fx_mm.structures import TASK_BRANCHES
 from .task_branches.builder import build_in_scope, sample_route
-
-TASK_BRANCHES = dict(cls='cls_branch', loc='loc_branch', seg='seg_branch')
 
 
 @MODELS.register_module()

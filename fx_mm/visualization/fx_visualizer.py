@@ -11,9 +11,8 @@ from mmengine.dist import master_only
 from mmengine.structures import InstanceData
 
 from fx_mm.registry import VISUALIZERS
+from fx_mm.structures import TASKS, task_of_sample_type
 from .utils import ClassNames, boxes_to_tensor, masks_to_array, palette_colors
-
-TASKS = ('cls', 'loc', 'seg')
 
 
 def to_rgb_uint8(image: np.ndarray) -> np.ndarray:
@@ -33,10 +32,7 @@ def _task_of(data_sample) -> str:
     """``metainfo['task']``, else guessed from the data sample type."""
     task = data_sample.metainfo.get('task')
     if task is None:
-        kind = type(data_sample).__name__
-        task = dict(
-            DataSample='cls', DetDataSample='loc',
-            SegDataSample='seg').get(kind)
+        task = task_of_sample_type(data_sample)
     if task not in TASKS:
         raise ValueError(
             f'FXVisualizer: cannot tell the task of a {type(data_sample)} '

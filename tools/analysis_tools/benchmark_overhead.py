@@ -56,9 +56,9 @@ from mmseg.structures import SegDataSample
 from fx_mm.models.task_branches import MultiDatasetUPerHead
 from fx_mm.models.task_branches.builder import build_in_scope
 from fx_mm.registry import MODELS
+from fx_mm.structures import TASKS
 from fx_mm.utils import register_all_modules
 
-TASKS = ('cls', 'loc', 'seg')
 SINGLE_TASK_NAMES = dict(
     cls='mmpretrain ImageClassifier',
     loc='mmdet DINO',

@@ -24,7 +24,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmengine.structures import BaseDataElement
 
-TASKS = ('cls', 'loc', 'seg')
+from fx_mm.structures import TASKS
 
 
 def metric_key(name: str) -> str:
