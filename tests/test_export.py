@@ -56,7 +56,8 @@ def _predict_scores(model, images, dataset, predict_on):
 
 def test_torchscript_single_head_equals_predict(trained):
     model, config, path, tmp = trained
-    out = str(tmp / 'phantom_b.pt')
+    # an output folder that does not exist yet is created
+    out = str(tmp / 'exports' / 'phantom_b.pt')
     _export_tool().main([
         config, path, '--format', 'torchscript', '--dataset', 'phantom_b',
         '--shape',
@@ -75,7 +76,11 @@ def test_torchscript_single_head_equals_predict(trained):
     with open(osp.splitext(out)[0] + '.json') as f:
         description = json.load(f)
     assert description['outputs'] == [
-        dict(dataset='phantom_b', num_classes=2, activation='sigmoid')
+        dict(
+            dataset='phantom_b',
+            num_classes=2,
+            class_names=['opacity', 'cardiomegaly'],
+            activation='sigmoid')
     ]
     assert description['input_shape'] == [1, 3, SIZE, SIZE]
     # the graph is specialised to its traced shape: others are refused
@@ -98,6 +103,16 @@ def test_torchscript_all_heads_of_the_student(trained):
     for dataset, logits in zip(('phantom_a', 'phantom_b'), outputs):
         expected = _predict_scores(model, images, dataset, 'student')
         assert torch.allclose(logits.sigmoid(), expected, atol=1e-5)
+
+
+def test_default_shape_is_the_configs(trained):
+    """Without --shape the export takes the size the config's test
+    pipeline resizes to."""
+    _, config, _, _ = trained
+    assert _export_tool().config_input_size(config) == (128, 128)
+    assert _export_tool().config_input_size(
+        config, {'test_cfg.slots.0.dataset.pipeline.1.scale': (96, 80)}) == (
+            80, 96)
 
 
 def test_export_errors(trained):

@@ -21,10 +21,11 @@ from mmpretrain.structures import DataSample
 from mmseg.structures import SegDataSample
 from pycocotools import mask as mask_utils
 
+from fx_mm.datasets.config_slots import config_slot_datasets
 from fx_mm.datasets.io import (DICOM_SUFFIXES, ITK_SUFFIXES, gray_to_rgb,
                                is_dicom_file, read_cxr_image, to_uint8)
 from fx_mm.datasets.transforms.formatting import DEFAULT_META_KEYS
-from fx_mm.registry import DATASETS, INFERENCERS, MODELS
+from fx_mm.registry import INFERENCERS, MODELS
 from fx_mm.structures import TASKS
 from fx_mm.utils.checkpoint import (CheckpointMismatchError,
                                     check_checkpoint_matches,
@@ -32,8 +33,7 @@ from fx_mm.utils.checkpoint import (CheckpointMismatchError,
 from fx_mm.utils.setup_env import register_all_modules
 from fx_mm.visualization import FXVisualizer, compose_views, to_rgb_uint8
 from fx_mm.visualization.utils import (ClassNames, is_annotation_loader,
-                                       is_image_loader, is_packer,
-                                       unwrap_dataset)
+                                       is_image_loader, is_packer)
 
 #: Files a folder input is searched for (case-insensitive).
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff',
@@ -253,31 +253,10 @@ class FXInferencer(BaseInferencer):
         """Outputs of a head: classes (cls, loc) or mask channels (seg)."""
         return net.branch(task).num_outputs(dataset)
 
-    def _slot_datasets(self, cfg: Config) -> Dict[str, List[Any]]:
-        """Slot datasets of the config (built with ``lazy_init=True``: no
-        annotation is read) by stage."""
-        found: Dict[str, List[Any]] = {}
-        for stage in ('test_cfg', 'val_cfg', 'train_cfg'):
-            for k, slot in enumerate((cfg.get(stage) or {}).get('slots')
-                                     or []):
-                ds_cfg = copy.deepcopy(dict(slot['dataset']))
-                ds_cfg['lazy_init'] = True
-                try:
-                    dataset = unwrap_dataset(DATASETS.build(ds_cfg))
-                except Exception as err:  # a dataset may check its files
-                    warnings.warn(
-                        f'FXInferencer: {stage}.slots[{k}] '
-                        f'({ds_cfg.get("type")}) cannot be built ({err}); '
-                        'its class names and transforms are not used')
-                    continue
-                if dataset is not None:
-                    found.setdefault(stage, []).append(dataset)
-        return found
-
     def _init_pipeline(self, cfg: Config) -> Any:
         """Per head: the test transforms between loading and packing, and
         the class names."""
-        by_stage = self._slot_datasets(cfg)
+        by_stage = config_slot_datasets(cfg, where='FXInferencer')
         net = self.model.student
         inference_sets = by_stage.get('test_cfg', []) + by_stage.get(
             'val_cfg', [])

@@ -30,6 +30,7 @@ Examples::
 import argparse
 import importlib.util
 import json
+import os
 import os.path as osp
 from collections import OrderedDict
 from typing import List, Mapping, Optional, Sequence, Tuple
@@ -40,8 +41,10 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import MMLogger
 from torch import Tensor
 
+from fx_mm.datasets.config_slots import config_slot_datasets
 from fx_mm.registry import MODELS
 from fx_mm.utils import load_fx_checkpoint, register_all_modules
+from fx_mm.visualization import dataset_class_names
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -68,8 +71,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--shape',
         type=int,
         nargs='+',
-        default=[224],
-        help='input size H or H W. Defaults to 224')
+        help='input size H or H W. Defaults to the size the config\'s test '
+        'pipeline resizes to (224 if it has none)')
     parser.add_argument(
         '--batch-size',
         type=int,
@@ -168,6 +171,8 @@ def build_export_module(
                         if k.startswith(('backbone.', 'cls_branch.')))
     net.load_state_dict(state, strict=True)
     names = list(datasets) if datasets else net.cls_branch.datasets
+    class_names = dataset_class_names(
+        sum(config_slot_datasets(cfg, where='export.py').values(), []))
     pre = model_cfg.get('data_preprocessor') or {}
     mean = list(pre.get('mean', (123.675, 116.28, 103.53)))
     std = list(pre.get('std', (58.395, 57.12, 57.375)))
@@ -181,6 +186,7 @@ def build_export_module(
             dict(
                 dataset=name,
                 num_classes=specs[name]['num_classes'],
+                class_names=class_names.get(name, {}).get('cls'),
                 activation='sigmoid'
                 if specs[name]['multi_label'] else 'softmax') for name in names
         ],
@@ -261,12 +267,34 @@ def export_onnx(module: nn.Module, example: Tensor, out: str,
         for o, e in zip(outputs, expected))
 
 
+def config_input_size(config: str,
+                      cfg_options: Optional[dict] = None) -> Tuple[int, int]:
+    """(H, W) that the config's test (else val) pipeline resizes to; 224
+    when it has no fixed-size ``Resize``."""
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    for stage in ('test_cfg', 'val_cfg'):
+        for slot in (cfg.get(stage) or {}).get('slots') or []:
+            for step in slot['dataset'].get('pipeline') or []:
+                scale = step.get('scale') if str(
+                    step.get('type', '')).endswith('Resize') else None
+                if isinstance(scale, int):
+                    return scale, scale
+                if scale is not None and len(scale) == 2:
+                    return int(scale[1]), int(scale[0])  # mmcv: (w, h)
+    return 224, 224
+
+
 def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
     MMLogger.get_instance('fx_mm_tools', log_level='WARNING')
-    if len(args.shape) not in (1, 2):
+    if args.shape is None:
+        height, width = config_input_size(args.config, args.cfg_options)
+    elif len(args.shape) in (1, 2):
+        height, width = args.shape[0], args.shape[-1]
+    else:
         raise ValueError(f'--shape takes H or H W, got {args.shape}')
-    height, width = args.shape[0], args.shape[-1]
     module, description = build_export_module(
         args.config,
         args.checkpoint,
@@ -277,6 +305,8 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     suffix = '.pt' if args.format == 'torchscript' else '.onnx'
     out = args.out or osp.splitext(args.checkpoint)[0] + (
         '_cls_all' if args.all_heads else f'_cls_{args.dataset}') + suffix
+    # before the (long) trace: a missing output folder is created
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     example = torch.rand(args.batch_size, 3, height, width) * 255
     if args.format == 'torchscript':
         diff = export_torchscript(module, example, out)
