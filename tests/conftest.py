@@ -58,7 +58,7 @@ def research_converted(research_dir, tmp_path_factory):
     del checkpoint
     dst = str(tmp / 'converted' / 'foundation_x_fxmm.pth')
     from fx_test_utils import load_tool
-    result = load_tool('model_converters/foundationx2fxmm.py').main(
+    result = load_tool('tools/model_converters/foundationx2fxmm.py').main(
         [src, dst, '--report', str(tmp / 'report.json')])
     return keys, result, src, dst
 

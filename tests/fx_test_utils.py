@@ -47,10 +47,12 @@ def tiny_demo_config(work_dir: str,
     return cfg
 
 
-def load_tool(relative_path: str):
-    """Import ``tools/<relative_path>`` (a script, not a package module)."""
-    path = osp.join(REPO_ROOT, 'tools', relative_path)
-    name = 'fx_tool_' + osp.splitext(relative_path)[0].replace('/', '_')
+def load_tool(relative_path: str, module_name: str = None):
+    """Import a script (``tools/...``, ``demo/...``: not package modules)
+    by its path relative to the repository root."""
+    path = osp.join(REPO_ROOT, relative_path)
+    name = module_name or 'fx_' + osp.splitext(relative_path)[0].replace(
+        '/', '_')
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

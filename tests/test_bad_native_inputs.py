@@ -13,6 +13,7 @@ import os.path as osp
 import numpy as np
 import pytest
 from dataset_fixtures import *  # noqa: F401,F403 (the native fixtures)
+from fx_test_utils import load_tool
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from PIL import Image
@@ -23,7 +24,6 @@ from test_bad_inputs import (PIXELS, ToyCXRDataset, truncate, write_dicom,
 from test_jsrt import CLNDAT, _tiny_jsrt
 from test_public_datasets import (NIH_ROWS, TBX_ANNS, VINDR_HEADER, VINDR_ROWS,
                                   _tbx_json)
-from test_visualization import load_tool
 
 from fx_mm.apis import FXInferencer
 from fx_mm.datasets import (CXRCocoDataset, CXRDatasetError, CXRReadError,

@@ -1,7 +1,6 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
 """publish_model.py and foundationx2fxmm.py on real (tiny) models."""
 import hashlib
-import importlib.util
 import os.path as osp
 import re
 from collections import OrderedDict
@@ -9,20 +8,12 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
-from fx_test_utils import REPO_ROOT, tiny_demo_config
+from fx_test_utils import load_tool, tiny_demo_config
 from mmengine.logging import MessageHub
 from mmengine.runner import load_checkpoint
 
 from fx_mm.registry import MODELS
 from fx_mm.utils import load_fx_checkpoint
-
-
-def _tool(name: str):
-    path = osp.join(REPO_ROOT, 'tools', 'model_converters', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'fx_tool_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _net_cfg(model_cfg) -> dict:
@@ -78,7 +69,8 @@ def trained(tmp_path_factory):
 def test_publish_teacher_for_fx_without_teacher(trained):
     cfg, path, student, teacher, tmp = trained
     assert any(not torch.equal(student[k], teacher[k]) for k in student)
-    final = _tool('publish_model').main([path, str(tmp / 'fx_tiny.pth')])
+    final = load_tool('tools/model_converters/publish_model.py').main(
+        [path, str(tmp / 'fx_tiny.pth')])
     match = re.fullmatch(r'fx_tiny-([0-9a-f]{8})\.pth', osp.basename(final))
     assert match, final
     with open(final, 'rb') as f:
@@ -106,7 +98,7 @@ def test_publish_teacher_for_fx_without_teacher(trained):
 
 def test_publish_net_only_and_keep_student(trained):
     cfg, path, student, teacher, tmp = trained
-    publish = _tool('publish_model')
+    publish = load_tool('tools/model_converters/publish_model.py')
     final = publish.main([path, str(tmp / 'net.pth'), '--net-only'])
     net = MODELS.build(_net_cfg(cfg.model))
     net.load_state_dict(load_fx_checkpoint(final)['state_dict'], strict=True)
@@ -129,7 +121,7 @@ def test_publish_without_teacher(tmp_path):
             meta=dict(),
             state_dict=OrderedDict([('student.backbone.w', torch.zeros(1))])),
         path)
-    publish = _tool('publish_model')
+    publish = load_tool('tools/model_converters/publish_model.py')
     with pytest.raises(KeyError, match='--weights student'):
         publish.main([path, str(tmp_path / 'out.pth')])
     final = publish.main(

@@ -6,20 +6,12 @@ import os.path as osp
 
 import pytest
 import torch
-from fx_test_utils import REPO_ROOT, tiny_demo_config, write_config
+from fx_test_utils import load_tool, tiny_demo_config, write_config
 from mmpretrain.structures import DataSample
 
 from fx_mm.registry import MODELS
 
 SIZE = 64
-
-
-def _export_tool():
-    path = osp.join(REPO_ROOT, 'tools', 'deployment', 'export.py')
-    spec = importlib.util.spec_from_file_location('fx_tool_export', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
@@ -58,7 +50,7 @@ def test_torchscript_single_head_equals_predict(trained):
     model, config, path, tmp = trained
     # an output folder that does not exist yet is created
     out = str(tmp / 'exports' / 'phantom_b.pt')
-    _export_tool().main([
+    load_tool('tools/deployment/export.py').main([
         config, path, '--format', 'torchscript', '--dataset', 'phantom_b',
         '--shape',
         str(SIZE), '--out', out
@@ -91,7 +83,7 @@ def test_torchscript_single_head_equals_predict(trained):
 def test_torchscript_all_heads_of_the_student(trained):
     model, config, path, tmp = trained
     out = str(tmp / 'all.pt')
-    _export_tool().main([
+    load_tool('tools/deployment/export.py').main([
         config, path, '--format', 'torchscript', '--all-heads', '--model-key',
         'student', '--batch-size', '2', '--shape',
         str(SIZE), '--out', out
@@ -109,15 +101,16 @@ def test_default_shape_is_the_configs(trained):
     """Without --shape the export takes the size the config's test
     pipeline resizes to."""
     _, config, _, _ = trained
-    assert _export_tool().config_input_size(config) == (128, 128)
-    assert _export_tool().config_input_size(
-        config, {'test_cfg.slots.0.dataset.pipeline.1.scale': (96, 80)}) == (
-            80, 96)
+    assert load_tool('tools/deployment/export.py').config_input_size(
+        config) == (128, 128)
+    assert load_tool('tools/deployment/export.py').config_input_size(
+        config, {'test_cfg.slots.0.dataset.pipeline.1.scale':
+                 (96, 80)}) == (80, 96)
 
 
 def test_export_errors(trained):
     _, config, path, tmp = trained
-    tool = _export_tool()
+    tool = load_tool('tools/deployment/export.py')
     with pytest.raises(KeyError, match="no classification head for 'nih'"):
         tool.main([
             config, path, '--format', 'torchscript', '--dataset', 'nih',
@@ -130,7 +123,7 @@ def test_export_errors(trained):
 
 def test_onnx_export(trained):
     model, config, path, tmp = trained
-    tool = _export_tool()
+    tool = load_tool('tools/deployment/export.py')
     out = str(tmp / 'phantom_a.onnx')
     argv = [
         config, path, '--format', 'onnx', '--dataset', 'phantom_a', '--shape',

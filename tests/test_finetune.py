@@ -2,7 +2,6 @@
 """Finetuning a Foundation X checkpoint: partial loading, head-only
 freezing, a real JSRT run and the few-shot series tool."""
 import csv
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -11,7 +10,8 @@ import pytest
 import torch
 from dataset_fixtures import (montgomery_root, vindr_rib_root,  # noqa: F401
                               write_text)
-from fx_test_utils import REPO_ROOT, RESEARCH_DEMO_CONFIG, tiny_demo_config
+from fx_test_utils import (REPO_ROOT, RESEARCH_DEMO_CONFIG, load_tool,
+                           tiny_demo_config)
 from mmengine.config import Config
 from mmengine.runner import Runner
 
@@ -58,8 +58,11 @@ def research_checkpoint(tmp_path_factory):
         str(tmp_path_factory.mktemp('research_ckpt')), RESEARCH_DEMO_CONFIG)
 
 
-def finetune_cfg(checkpoint: str, work_dir: str, jsrt_root: str = None,
-                 config: str = CPU_CONFIG, **env) -> Config:
+def finetune_cfg(checkpoint: str,
+                 work_dir: str,
+                 jsrt_root: str = None,
+                 config: str = CPU_CONFIG,
+                 **env) -> Config:
     os.environ['FX_CHECKPOINT'] = checkpoint
     if jsrt_root:
         os.environ['FX_JSRT_ROOT'] = jsrt_root
@@ -86,8 +89,8 @@ def test_loads_teacher_backbone_and_seg_decoder(fx_checkpoint, tmp_path):
     model.init_weights()
     assert model.teacher is None
     loaded = model.student.state_dict()
-    keys = shared_keys(loaded, ('backbone.', ) +
-                       tuple(m + '.' for m in SEG_DECODER))
+    keys = shared_keys(loaded,
+                       ('backbone.', ) + tuple(m + '.' for m in SEG_DECODER))
     # every backbone / shared decoder tensor (buffers too) is the TEACHER's
     assert len(keys) > 50
     for key in keys:
@@ -115,8 +118,10 @@ def test_backbone_only_and_released_file(fx_checkpoint, tmp_path):
     # a released file holds the teacher under `student.`: FX_NETWORK=student
     release = osp.join(str(tmp_path), 'release.pth')
     torch.save(
-        dict(state_dict={'student.' + k: v
-                         for k, v in teacher.items()}), release)
+        dict(state_dict={
+            'student.' + k: v
+            for k, v in teacher.items()
+        }), release)
     cfg = finetune_cfg(release, str(tmp_path), FX_NETWORK='student')
     model = MODELS.build(cfg.model)
     model.init_weights()
@@ -144,8 +149,8 @@ def _synthetic_slot_cfg(cfg: Config, work_dir: str) -> Config:
     """Point the finetune config at 4 synthetic phantom images (seg, 3
     channels, head 'phantom_a') at 64 px: tests the model and the training
     machinery without real data."""
-    demo = tiny_demo_config(work_dir, num_images=8, image_size=64,
-                            batch_size=2)
+    demo = tiny_demo_config(
+        work_dir, num_images=8, image_size=64, batch_size=2)
     train = demo.train_cfg.slots[2]
     val = demo.val_cfg.slots[2]
     assert train.dataset.task == 'seg'
@@ -154,8 +159,10 @@ def _synthetic_slot_cfg(cfg: Config, work_dir: str) -> Config:
     cfg.test_cfg.slots = [val]
     cfg.model.seg_branch.datasets = dict(phantom_a=3)
     cfg.val_evaluator = [
-        dict(type='DiceMetric', dataset_name='phantom_a',
-             class_names=('a', 'b', 'c'))
+        dict(
+            type='DiceMetric',
+            dataset_name='phantom_a',
+            class_names=('a', 'b', 'c'))
     ]
     cfg.test_evaluator = cfg.val_evaluator
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
@@ -185,10 +192,11 @@ def test_head_only_freezes_full_trains(fx_checkpoint, tmp_path, variant):
     runner = Runner.from_cfg(cfg)
     # the UperNet decoder is what the seg branch calls its shared part
     shared = runner.model.student.seg_branch.shared_modules()
-    assert {m for m in shared} == {
-        runner.model.student.get_submodule(name)
-        for name in SEG_DECODER
-    }
+    assert {m
+            for m in shared} == {
+                runner.model.student.get_submodule(name)
+                for name in SEG_DECODER
+            }
     runner.model.init_weights()  # train() does not initialise twice
     head_before = runner.model.student.seg_branch.conv_segs[
         'phantom_a'].weight.detach().clone()
@@ -215,8 +223,10 @@ def test_head_only_freezes_full_trains(fx_checkpoint, tmp_path, variant):
             id(p) not in optim_params
             for p in model.student.backbone.parameters())
     else:
-        changed = [k for k in backbone if after[k].dtype.is_floating_point
-                   and not torch.equal(after[k], teacher[k])]
+        changed = [
+            k for k in backbone if after[k].dtype.is_floating_point
+            and not torch.equal(after[k], teacher[k])
+        ]
         assert len(changed) > len(backbone) // 2
         assert len(optim_params) == len(list(model.student.parameters()))
     # the head trained in both variants
@@ -227,8 +237,7 @@ def test_head_only_freezes_full_trains(fx_checkpoint, tmp_path, variant):
 def test_finetune_real_jsrt(fx_checkpoint, jsrt_root, tmp_path):
     path, teacher, _ = fx_checkpoint
     cfg = finetune_cfg(path, str(tmp_path), jsrt_root=jsrt_root)
-    for slots in (cfg.train_cfg.slots, cfg.val_cfg.slots,
-                  cfg.test_cfg.slots):
+    for slots in (cfg.train_cfg.slots, cfg.val_cfg.slots, cfg.test_cfg.slots):
         for transform in slots[0].dataset.pipeline:
             if transform.type == 'mmdet.Resize':
                 transform.scale = (128, 128)
@@ -250,16 +259,8 @@ def test_finetune_real_jsrt(fx_checkpoint, jsrt_root, tmp_path):
     assert all(0.0 <= metrics[k] <= 100.0 for k in dice)
 
 
-def _load_fewshot():
-    spec = importlib.util.spec_from_file_location(
-        'run_fewshot', osp.join(REPO_ROOT, 'tools', 'run_fewshot.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_fewshot_selection_deterministic():
-    fewshot = _load_fewshot()
+    fewshot = load_tool('tools/run_fewshot.py')
     first = fewshot.select_images(173, 6, seed=0, repeat=0)
     assert first == fewshot.select_images(173, 6, seed=0, repeat=0)
     assert len(set(first)) == 6 and first == sorted(first)
@@ -272,7 +273,7 @@ def test_fewshot_selection_deterministic():
 
 def test_run_fewshot_tables(research_checkpoint, jsrt_root, tmp_path):
     path, _, _ = research_checkpoint
-    fewshot = _load_fewshot()
+    fewshot = load_tool('tools/run_fewshot.py')
     config = osp.join(FT_DIR, 'fx_swin-b_jsrt-clavicle_finetune.py')
     # the clavicle config with the tiny checkpoint's sizes, 64 px, 2
     # iterations
@@ -281,10 +282,10 @@ def test_run_fewshot_tables(research_checkpoint, jsrt_root, tmp_path):
         'model.backbone.num_heads=[1,2,4,8]',
         'model.backbone.drop_path_rate=0.0',
         'model.seg_branch.in_channels=[32,64,128,256]',
-        'model.seg_branch.channels=32',
-        'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
-        'test_dataloader.batch_size=2', 'test_dataloader.num_workers=0',
-        'val_dataloader.num_workers=0', 'test_cfg.slots.0.dataset.indices=2',
+        'model.seg_branch.channels=32', 'train_dataloader.batch_size=2',
+        'train_dataloader.num_workers=0', 'test_dataloader.batch_size=2',
+        'test_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+        'test_cfg.slots.0.dataset.indices=2',
         'val_cfg.slots.0.dataset.indices=2',
         'default_hooks.checkpoint.slot_interval=0'
     ] + [
@@ -317,8 +318,9 @@ def test_run_fewshot_tables(research_checkpoint, jsrt_root, tmp_path):
     # the images are those of (seed 0, N, repeat 0) in the training split
     selection = json.loads((tmp_path / 'fewshot_selection.json').read_text())
     names = [
-        line.strip() for line in open(
-            osp.join(jsrt_root, 'splits', 'train.txt')) if line.strip()
+        line.strip()
+        for line in open(osp.join(jsrt_root, 'splits', 'train.txt'))
+        if line.strip()
     ]
     for shots in (2, 3):
         expected = [
@@ -353,8 +355,10 @@ def test_loc_finetune_loads_the_shared_detr_part(research_checkpoint,
     loaded = model.student.state_dict()
     shared = shared_keys(loaded, ('backbone.', 'loc_branch.'))
     shared = [k for k in shared if '.decoders.' not in k]
-    assert {'loc_branch.level_embed', 'loc_branch.in_norms.0.weight',
-            'loc_branch.query_embedding.weight'} <= set(shared)
+    assert {
+        'loc_branch.level_embed', 'loc_branch.in_norms.0.weight',
+        'loc_branch.query_embedding.weight'
+    } <= set(shared)
     assert len(shared) > 100
     for key in shared:
         assert torch.equal(loaded[key], teacher[key]), key

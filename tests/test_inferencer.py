@@ -1,7 +1,6 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
 """FXInferencer: inputs (PNG, odd-size JPEG, arrays, DICOM, folders),
 checkpoint networks, box / mask coordinates, JSON output, the demo."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -10,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from fx_test_utils import REPO_ROOT, tiny_demo_config
+from fx_test_utils import load_tool, tiny_demo_config
 from mmengine.dataset import pseudo_collate
 from pycocotools import mask as mask_utils
 
@@ -383,10 +382,7 @@ def test_head_selection_checkpoints_and_errors(setup, tmp_path):
 
 
 def test_demo_script(setup, tmp_path):
-    spec = importlib.util.spec_from_file_location(
-        'fx_image_demo', osp.join(REPO_ROOT, 'demo', 'image_demo.py'))
-    demo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo)
+    demo = load_tool('demo/image_demo.py')
     out_dir = str(tmp_path / 'demo')
     results = demo.main([
         setup['png'],
@@ -429,8 +425,8 @@ def test_mmdet_and_mmpretrain_names(setup, tmp_path):
         assert cls['pred_label'] == scores.index(max(scores))
         assert cls['pred_class'] == list(cls['scores'])[cls['pred_label']]
     out_dir = str(tmp_path / 'bare')
-    inferencer(setup['png'], out_dir=out_dir, draw_pred=False,
-               no_save_pred=True)
+    inferencer(
+        setup['png'], out_dir=out_dir, draw_pred=False, no_save_pred=True)
     name = osp.splitext(osp.basename(setup['png']))[0]
     bare = cv2.imread(osp.join(out_dir, 'vis', f'{name}.png'))
     assert bare.shape == (256 + 4, 256 + 4, 3)  # the image alone

@@ -1,12 +1,11 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
 """Parameter counting (get_flops.py) and the overhead benchmark."""
-import importlib.util
 import os.path as osp
 import re
 
 import pytest
 import torch
-from fx_test_utils import REPO_ROOT, tiny_demo_config, write_config
+from fx_test_utils import REPO_ROOT, load_tool, tiny_demo_config, write_config
 
 from fx_mm.models.utils.model_stats import parameter_breakdown
 from fx_mm.registry import MODELS
@@ -15,14 +14,6 @@ PAPER_CONFIG = osp.join(REPO_ROOT, 'configs', '_base_', 'models',
                         'foundation_x_swin-b.py')
 # foundation_x_reference.md: "Total ~179 M parameters"
 REFERENCE_TOTAL = 179e6
-
-
-def _tool(name: str):
-    path = osp.join(REPO_ROOT, 'tools', 'analysis_tools', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'fx_tool_{name}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _total_from_report(text: str) -> int:
@@ -64,7 +55,8 @@ def _dino_decoder_params(num_classes: int,
 def paper_model():
     """The paper's Swin-B model, built ONCE (~165 M parameters, no
     teacher)."""
-    model = _tool('get_flops').build_model(PAPER_CONFIG)
+    model = load_tool('tools/analysis_tools/get_flops.py').build_model(
+        PAPER_CONFIG)
     yield model
     del model
 
@@ -98,7 +90,8 @@ def test_paper_config_parameter_count(paper_model):
 
 
 def test_report_total_is_the_student_sum(paper_model):
-    text = _tool('get_flops').report(paper_model, (224, 224), params_only=True)
+    text = load_tool('tools/analysis_tools/get_flops.py').report(
+        paper_model, (224, 224), params_only=True)
     assert _total_from_report(text) == sum(
         p.numel() for p in paper_model.student.parameters())
     assert 'FLOPs' not in text
@@ -112,7 +105,8 @@ def test_get_flops_cli_on_tiny_config(tmp_path, capsys):
     student_total = sum(p.numel() for p in with_teacher.student.parameters())
     assert sum(p.numel() for p in with_teacher.parameters()) == \
         2 * student_total
-    _tool('get_flops').main([config, '--shape', '64'])
+    load_tool('tools/analysis_tools/get_flops.py').main(
+        [config, '--shape', '64'])
     text = capsys.readouterr().out
     assert _total_from_report(text) == student_total
     flops = {
@@ -130,7 +124,7 @@ def test_benchmark_overhead_script(tmp_path, capsys):
     cfg = tiny_demo_config(str(tmp_path))
     config = write_config(cfg, str(tmp_path / 'tiny.py'))
     out = tmp_path / 'benchmarks.md'
-    benchmark = _tool('benchmark_overhead')
+    benchmark = load_tool('tools/analysis_tools/benchmark_overhead.py')
     with pytest.raises(ValueError, match='batch-size must be >= 2'):
         benchmark.main([config, '--batch-size', '1'])
     benchmark.main([

@@ -174,7 +174,7 @@ def test_published_official_weights_finetune(official, tmp_path):
     from fx_test_utils import load_tool
     path, teacher = official
     release = str(tmp_path / 'foundation_x_release.pth')
-    final = load_tool('model_converters/publish_model.py').main(
+    final = load_tool('tools/model_converters/publish_model.py').main(
         [path, release])
     state = load_fx_checkpoint(final)['state_dict']
     assert all(k.startswith('student.') for k in state)

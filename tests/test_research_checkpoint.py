@@ -137,7 +137,7 @@ def test_all_six_seg_heads_convert_with_nothing_read_left_out(
         for name in RESEARCH_LOC_ORDER
     }
     options = [f'model.seg_branch.datasets.{k}={v}' for k, v in heads.items()]
-    result = load_tool('model_converters/foundationx2fxmm.py').main(
+    result = load_tool('tools/model_converters/foundationx2fxmm.py').main(
         [src, str(tmp_path / 'six.pth'), '--cfg-options', *options])
     entries = {e['name']: e for e in keys['entries']}
     read_left_out = [
@@ -300,7 +300,7 @@ def test_loc_predictions_rank_the_dataset_columns(model, reference):
 
 def test_wrong_layouts_are_named(research_converted, model, tmp_path):
     _, _, src, dst = research_converted
-    tool = load_tool('model_converters/foundationx2fxmm.py')
+    tool = load_tool('tools/model_converters/foundationx2fxmm.py')
     # an fx_mm checkpoint given as the research one
     with pytest.raises(
             ResearchLayoutError,

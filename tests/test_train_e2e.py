@@ -31,6 +31,10 @@ def test_one_full_cycle_all_tasks(tmp_path):
             assert re.search(rf'{network}/{key}: (\d|nan)', log), key
     ckpts = sorted(glob.glob(str(tmp_path / 'iter_*.pth')))
     assert ckpts, 'no slot checkpoint written'
+    # TensorBoard is on by default: losses and metrics as events
+    events = glob.glob(
+        str(tmp_path / '*' / 'vis_data' / 'events.out.tfevents.*'))
+    assert events and os.path.getsize(events[0]) > 1000, events
     ckpt = load_fx_checkpoint(
         open(tmp_path / 'last_checkpoint').read().strip())
     keys = ckpt['state_dict'].keys()

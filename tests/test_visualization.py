@@ -2,7 +2,6 @@
 """FXVisualizer drawing per task, the ground-truth frame helpers,
 browse_dataset and FXVisualizationHook inside a tools/test.py-style run."""
 import argparse
-import importlib.util
 import os
 import os.path as osp
 
@@ -10,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from fx_test_utils import REPO_ROOT, tiny_demo_config
+from fx_test_utils import load_tool, tiny_demo_config
 from mmdet.structures import DetDataSample
 from mmdet.structures.bbox import HorizontalBoxes
 from mmengine.structures import InstanceData, PixelData
@@ -27,15 +26,6 @@ NAMES = dict(
         cls=['nodule', 'cardiomegaly', 'effusion'],
         loc=['nodule'],
         seg=['heart', 'left_lung']))
-
-
-def load_tool(relative_path: str, module_name: str):
-    """Import a script of tools/ by path (tools/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(
-        module_name, osp.join(REPO_ROOT, relative_path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
@@ -281,3 +271,22 @@ def test_visualization_hook_in_test_and_val_runs(tmp_path):
         for head in heads:
             assert any(n.startswith(f'val_{network}_{head}_')
                        for n in names), names
+
+
+def test_browse_dataset_without_a_display_writes_files(tmp_path,
+                                                       monkeypatch):
+    """Headless and no --output-dir: a warning, and the pictures go to
+    work_dirs/browse_dataset/<config> instead of nowhere."""
+    browse = load_tool('tools/analysis_tools/browse_dataset.py')
+    cfg = tiny_demo_config(str(tmp_path), num_images=8, image_size=64)
+    cfg.train_cfg.slots = cfg.train_cfg.slots[:1]
+    config = str(tmp_path / 'tiny.py')
+    cfg.dump(config)
+    monkeypatch.delenv('DISPLAY', raising=False)
+    monkeypatch.delenv('WAYLAND_DISPLAY', raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.warns(UserWarning, match='no display'):
+        browse.main([config, '--max-images', '1'])
+    out_dir = tmp_path / 'work_dirs' / 'browse_dataset' / 'tiny'
+    assert [p.name for p in out_dir.iterdir()] == ['phantom_a_cls']
+    assert len(list((out_dir / 'phantom_a_cls').iterdir())) == 1

@@ -49,9 +49,11 @@ load_from = None
 resume = False
 randomness = dict(seed=0)
 
+# scalars (losses, lr, every slot's metrics) in <work_dir>/<timestamp>/
+# vis_data: json (LocalVisBackend) and TensorBoard events
+# (`tensorboard --logdir work_dirs`; tensorboard is a runtime requirement)
 vis_backends = [
     dict(type='LocalVisBackend'),
-    # optional TensorBoard backend (needs `pip install tensorboard`):
-    # dict(type='TensorboardVisBackend'),
+    dict(type='TensorboardVisBackend'),
 ]
 visualizer = dict(type='FXVisualizer', vis_backends=vis_backends)

@@ -16,13 +16,16 @@ Examples::
         --split test --max-images 3
 """
 import argparse
+import os
 import os.path as osp
 import sys
+import warnings
 from typing import List, Optional
 
 import numpy as np
 from mmengine.config import Config, DictAction
 from mmengine.registry import DefaultScope
+from mmengine.utils import track_iter_progress
 
 from fx_mm.registry import DATASETS
 from fx_mm.utils import register_all_modules
@@ -99,7 +102,7 @@ def browse(cfg: Config,
         print(f'{stage}.slots[{k}] {head}: {len(dataset)} images, drawing '
               f'{count} (ground truth in '
               f'{"original" if in_original else "pipeline"} pixels)')
-        for index in range(count):
+        for index in track_iter_progress(list(range(count))):
             item = dataset[index]
             sample = item['data_samples']
             if in_original:
@@ -124,16 +127,31 @@ def browse(cfg: Config,
     return written
 
 
+def can_show() -> bool:
+    """Whether a window can be opened (a display on Linux)."""
+    return sys.platform in ('win32', 'darwin') or bool(
+        os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY'))
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    show = not args.not_show
+    if show and not can_show():
+        show = False
+        if not args.output_dir:
+            stem = osp.splitext(osp.basename(args.config))[0]
+            args.output_dir = osp.join('work_dirs', 'browse_dataset', stem)
+        warnings.warn(
+            'browse_dataset.py: no display to show the pictures on; they '
+            f'are written to {args.output_dir} instead')
     with DefaultScope.overwrite_default_scope(
             cfg.get('default_scope', 'fx_mm')):
         written = browse(cfg, args.split, args.output_dir, args.max_images,
-                         not args.not_show, args.show_interval)
+                         show, args.show_interval)
     if written:
         print(f'{len(written)} pictures written to {args.output_dir}')
 
