@@ -431,3 +431,17 @@ def test_mmdet_and_mmpretrain_names(setup, tmp_path):
     bare = cv2.imread(osp.join(out_dir, 'vis', f'{name}.png'))
     assert bare.shape == (256 + 4, 256 + 4, 3)  # the image alone
     assert not osp.exists(osp.join(out_dir, 'preds'))
+
+
+def test_no_init_report_without_weights(tmp_path, capfd):
+    """Random weights: a warning, but not mmengine's per-parameter
+    initialisation report (over a thousand INFO lines; DEBUG shows it)."""
+    cfg = tiny_demo_config(str(tmp_path))
+    config = str(tmp_path / 'tiny.py')
+    cfg.dump(config)
+    capfd.readouterr()
+    with pytest.warns(UserWarning, match='no checkpoint given'):
+        FXInferencer(config)
+    out, err = capfd.readouterr()
+    assert 'init_weights' not in out + err
+    assert len((out + err).splitlines()) < 50

@@ -30,6 +30,7 @@ from fx_mm.structures import TASKS
 from fx_mm.utils.checkpoint import (CheckpointMismatchError,
                                     check_checkpoint_matches,
                                     load_fx_checkpoint)
+from fx_mm.utils.logging import init_info_at_debug
 from fx_mm.utils.setup_env import register_all_modules
 from fx_mm.visualization import FXVisualizer, compose_views, to_rgb_uint8
 from fx_mm.visualization.utils import (ClassNames, is_annotation_loader,
@@ -167,7 +168,8 @@ class FXInferencer(BaseInferencer):
         if weights is None:
             warnings.warn('FXInferencer: no checkpoint given; predictions '
                           'come from randomly initialised weights')
-            model.init_weights()
+            with init_info_at_debug():
+                model.init_weights()
             self.model_key = self._resolve_key(model, None)
         else:
             checkpoint = load_fx_checkpoint(
