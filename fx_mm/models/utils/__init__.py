@@ -1,5 +1,6 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
 from .model_stats import SingleTaskForward, count_flops, parameter_breakdown
+from .pretrained_init import FXPretrainedInit
 from .research_converter import (convert_research_checkpoint,
                                  unwrap_research_checkpoint)
 from .swin_converters import (adapt_swin_state_dict, concat_to_unfold_order,
@@ -15,5 +16,5 @@ __all__ = [
     'load_pretrained_swin', 'check_local_checkpoint',
     'use_fx_swin_pretrained_loading', 'parameter_breakdown',
     'SingleTaskForward', 'count_flops', 'convert_research_checkpoint',
-    'unwrap_research_checkpoint'
+    'unwrap_research_checkpoint', 'FXPretrainedInit'
 ]
