@@ -30,8 +30,8 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
+from fx_mm.engine.runner import build_runner
 from fx_mm.registry import DATASETS
 from fx_mm.utils import register_all_modules
 
@@ -166,7 +166,7 @@ def main(argv=None) -> None:
             selection[f'{shots}/{repeat}'] = [
                 full.get_data_info(i).get('img_id', i) for i in indices
             ]
-            runner = Runner.from_cfg(run_cfg)
+            runner = build_runner(run_cfg)
             runner.train()
             metrics = runner.test()
             keys = dice_keys(metrics)

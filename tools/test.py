@@ -16,12 +16,13 @@ from typing import NoReturn
 
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.dist import is_main_process
-from mmengine.runner import Runner
 
+from fx_mm.engine.runner import build_runner
 from fx_mm.evaluation.results_table import (dump_results_table,
                                             format_markdown, results_rows)
-from fx_mm.registry import RUNNERS
 from fx_mm.utils import register_all_modules, setup_cpu_distributed
+from fx_mm.utils.checkpoint import (RemoteCheckpointError,
+                                    check_local_checkpoint)
 
 
 def parse_args() -> argparse.Namespace:
@@ -127,7 +128,11 @@ def main() -> None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
 
-    if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
+    try:  # fx_mm never downloads: a URL is refused before any fetch
+        checkpoint = check_local_checkpoint(args.checkpoint)
+    except RemoteCheckpointError as error:
+        fail(str(error))
+    if not osp.isfile(checkpoint):
         fail(f'checkpoint file not found: {args.checkpoint}')
     cfg.load_from = args.checkpoint
 
@@ -153,10 +158,7 @@ def main() -> None:
         add_dump_metric(cfg, args.out)
 
     setup_cpu_distributed(cfg, args.launcher)
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
+    runner = build_runner(cfg)
     metrics = runner.test()
     if is_main_process():
         report_results(metrics, cfg.work_dir)

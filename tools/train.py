@@ -16,9 +16,8 @@ import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
-from mmengine.runner import Runner
 
-from fx_mm.registry import RUNNERS
+from fx_mm.engine.runner import build_runner
 from fx_mm.utils import (accelerator_available, register_all_modules,
                          setup_cpu_distributed)
 
@@ -137,10 +136,7 @@ def main() -> None:
         cfg.load_from = args.resume
 
     setup_cpu_distributed(cfg, args.launcher)
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
+    runner = build_runner(cfg)
     runner.train()
 
 

@@ -1,4 +1,7 @@
 default_scope = 'fx_mm'
+# mmengine's Runner reading load_from / --resume checkpoints with fx_mm's
+# safe loader (local files only, weights_only=True; docs/reliability.md)
+runner_type = 'FXRunner'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

@@ -29,6 +29,7 @@ from fx_mm.registry import INFERENCERS, MODELS
 from fx_mm.structures import TASKS
 from fx_mm.utils.checkpoint import (CheckpointMismatchError,
                                     check_checkpoint_matches,
+                                    check_local_checkpoint,
                                     load_fx_checkpoint)
 from fx_mm.utils.logging import init_info_at_debug
 from fx_mm.utils.setup_env import register_all_modules
@@ -84,10 +85,11 @@ class FXInferencer(BaseInferencer):
         model (str | Config | dict): The training / test config (path or
             object); its ``model`` is built and its test (else val) slots
             give the transforms and class names of each head.
-        weights (str, optional): Local checkpoint. A training checkpoint
-            holds ``student.*`` and ``teacher.*`` weights; a checkpoint of
-            one network (keys ``backbone.*``, ``cls_branch.*`` ...) is
-            loaded into the network ``model_key`` picks. Loaded through
+        weights (str, optional): Local checkpoint (a URL is refused: fx_mm
+            never downloads). A training checkpoint holds ``student.*``
+            and ``teacher.*`` weights; a checkpoint of one network (keys
+            ``backbone.*``, ``cls_branch.*`` ...) is loaded into the
+            network ``model_key`` picks. Loaded through
             :func:`fx_mm.utils.load_fx_checkpoint` (``weights_only``).
             None runs randomly initialised weights (with a warning).
         device (str, optional): ``'cpu'``, ``'cuda:0'`` ... Defaults to the
@@ -135,8 +137,11 @@ class FXInferencer(BaseInferencer):
         if model_key not in (None, 'teacher', 'student'):
             raise ValueError(f'model_key must be "teacher" or "student", '
                              f'got {model_key!r}')
-        if weights is not None and not osp.isfile(weights):
-            raise FileNotFoundError(f'{weights}: checkpoint file not found')
+        if weights is not None:
+            weights = check_local_checkpoint(weights)  # refuses URLs
+            if not osp.isfile(weights):
+                raise FileNotFoundError(
+                    f'{weights}: checkpoint file not found')
         register_all_modules(init_default_scope=False)
         self._requested_key = model_key
         self._weights = weights

@@ -13,9 +13,18 @@ fx_mm keeps ``weights_only=True`` and allow-lists exactly the types that
 mmengine's and fx_mm's checkpoints contain. Anything else is refused with a
 message naming the file and the offending type; loading an untrusted pickle
 requires the explicit ``allow_unsafe_pickle=True`` argument (or, for the
-paths mmengine loads itself -- ``load_from``, ``--resume`` -- the opt-in
-environment variable ``FX_MM_ALLOW_UNSAFE_PICKLE=1``). fx_mm's own
-checkpoints never need either.
+paths mmengine loads itself -- ``load_from``, ``--resume``, ``Pretrained``
+init configs -- the opt-in environment variable
+``FX_MM_ALLOW_UNSAFE_PICKLE=1``). fx_mm's own checkpoints never need either.
+
+Remote checkpoints (``http(s)://``, ``s3://``, ``open-mmlab://``, ...) are
+refused before anything is fetched (:func:`check_local_checkpoint`): fx_mm
+never downloads at run time, and mmengine's URL loader unpickles with
+``weights_only=False``. :func:`load_checkpoint_file` is the one loader
+behind every way a checkpoint enters fx_mm: ``load_from`` / ``--resume`` /
+``tools/test.py`` (:class:`fx_mm.engine.FXRunner`), ``Pretrained`` init
+configs (:class:`fx_mm.models.utils.FXPretrainedInit`), the backbone's
+pretrained loading, the inferencer and the tools.
 
 Writing: :class:`AtomicLocalBackend` (mmengine file backend
 ``'fx_atomic_local'``, used by :class:`SlotCheckpointHook`) writes a
@@ -29,6 +38,7 @@ architecture).
 import os
 import os.path as osp
 import pickle
+import re
 import tempfile
 import zipfile
 from typing import Any, Callable, Dict, List, Optional, Union
@@ -87,13 +97,51 @@ class UnsafeCheckpointError(RuntimeError):
     """A checkpoint holds a type outside fx_mm's allow-list."""
 
 
+class RemoteCheckpointError(ValueError):
+    """A checkpoint was given as a URL / remote path (fx_mm never
+    downloads)."""
+
+
+# "scheme://" (http, https, s3, open-mmlab, torchvision, ...), also with
+# mmengine's "<backend>:s3://" form
+_REMOTE = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*:(?:[A-Za-z0-9+.-]+:)?//')
+
+
+def check_local_checkpoint(checkpoint: str) -> str:
+    """The local path of a checkpoint; refuse anything remote.
+
+    ``file://`` is stripped. A URL or a remote storage path is refused
+    before anything is fetched: fx_mm never downloads at run time, and a
+    downloaded file would bypass the checks of :func:`load_fx_checkpoint`
+    (mmengine and ``torch.hub`` unpickle downloads with
+    ``weights_only=False``).
+
+    Raises:
+        TypeError: ``checkpoint`` is not a non-empty string.
+        RemoteCheckpointError: ``checkpoint`` is a URL / remote path.
+    """
+    if not isinstance(checkpoint, str) or not checkpoint:
+        raise TypeError(f'checkpoint must be a local file path, got '
+                        f'{checkpoint!r}')
+    if checkpoint.startswith('file://'):
+        return checkpoint[len('file://'):]
+    if _REMOTE.match(checkpoint):
+        raise RemoteCheckpointError(
+            f'{checkpoint}: fx_mm loads checkpoints from local files only '
+            'and never downloads (a downloaded file would be unpickled '
+            'without the safety checks). Download the file yourself and '
+            'pass its local path.')
+    return checkpoint
+
+
 def load_fx_checkpoint(filename: str,
                        map_location: Optional[Any] = 'cpu',
                        allow_unsafe_pickle: bool = False) -> Any:
     """Load a checkpoint file with ``weights_only=True`` and an allow-list.
 
     Args:
-        filename (str): Local path of the checkpoint.
+        filename (str): Local path of the checkpoint (``file://`` allowed;
+            URLs and remote paths are refused).
         map_location: Passed to :func:`torch.load`. Defaults to ``'cpu'``.
         allow_unsafe_pickle (bool): Load with ``weights_only=False`` (runs
             arbitrary pickled code: only for files you trust).
@@ -103,11 +151,13 @@ def load_fx_checkpoint(filename: str,
         The unpickled object (usually a dict with ``state_dict``).
 
     Raises:
+        RemoteCheckpointError: ``filename`` is a URL or a remote path.
         FileNotFoundError: The file does not exist.
         UnsafeCheckpointError: The file holds types outside the allow-list.
         RuntimeError: The file is not a readable torch checkpoint
             (truncated, or not a checkpoint at all).
     """
+    filename = osp.expanduser(check_local_checkpoint(filename))
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint file not found: {filename}')
     _check_torch_file(filename)
@@ -161,13 +211,16 @@ def _check_torch_file(filename: str) -> None:
             f'(it starts with {head!r})')
 
 
-def _load_from_local(filename: str, map_location: Any) -> Any:
-    """mmengine's local-file scheme, served by :func:`load_fx_checkpoint`.
+def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
+    """Load a checkpoint for mmengine's code paths (``load_from``,
+    ``--resume``, ``tools/test.py``, ``Pretrained`` init configs).
 
-    ``FX_MM_ALLOW_UNSAFE_PICKLE=1`` allows arbitrary pickles here (files
-    you trust only); fx_mm's own checkpoints never need it.
+    :func:`load_fx_checkpoint` (local files only, ``weights_only=True``
+    with fx_mm's allow-list); ``FX_MM_ALLOW_UNSAFE_PICKLE=1`` allows
+    arbitrary pickles in local files (files you trust only; fx_mm's own
+    checkpoints never need it). URLs are refused either way.
     """
-    filename = osp.expanduser(filename)
+    filename = check_local_checkpoint(filename)
     unsafe = os.environ.get(UNSAFE_PICKLE_ENV, '') not in ('', '0')
     if unsafe:
         print_log(
@@ -177,6 +230,12 @@ def _load_from_local(filename: str, map_location: Any) -> Any:
             level=30)
     return load_fx_checkpoint(
         filename, map_location=map_location, allow_unsafe_pickle=unsafe)
+
+
+def _load_from_local(filename: str, map_location: Any) -> Any:
+    """mmengine's local-file scheme, served by :func:`load_checkpoint_file`.
+    """
+    return load_checkpoint_file(filename, map_location=map_location)
 
 
 class CheckpointMismatchError(RuntimeError):

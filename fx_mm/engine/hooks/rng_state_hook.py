@@ -12,7 +12,15 @@ from fx_mm.registry import HOOKS
 class RNGStateHook(Hook):
     """Save and restore the python, numpy and torch RNG states with each
     checkpoint (mmengine does not), so that a resumed run draws the same
-    dropout / denoising noise / augmentation as the uninterrupted one."""
+    dropout / denoising noise / augmentation as the uninterrupted one.
+
+    The states are the saving rank's (rank 0). :class:`CyclicLockReleaseLoop`
+    does not need them: it seeds the RNGs from (seed, iteration, rank)
+    before every training iteration, which also keeps validation and other
+    work between two steps out of the training's random numbers and gives
+    every DDP rank its own stream back on resume. The hook matters for
+    other loops.
+    """
 
     priority = 'VERY_HIGH'
 

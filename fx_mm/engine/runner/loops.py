@@ -4,16 +4,16 @@ from dataclasses import asdict, dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import torch
-from mmengine.dist import get_world_size
+from mmengine.dist import get_rank, get_world_size
 from mmengine.evaluator import Evaluator
-from mmengine.runner import BaseLoop
+from mmengine.runner import BaseLoop, set_random_seed
 from mmengine.runner.amp import autocast
 from torch.utils.data import DataLoader
 
 from fx_mm.registry import DATASETS, LOOPS
 from .slot_checks import VAL_SLOT_KEYS, check_slot_head, check_slot_keys
-from .slot_data import (build_phase_dataloader, phase_num_iters,
-                        phase_seed)
+from .slot_data import (build_phase_dataloader, iteration_seed,
+                        phase_num_iters, phase_seed)
 
 PHASES = ('lock', 'release')
 LOOP_STATE_KEY = 'fx_loop_state'
@@ -77,7 +77,18 @@ class CyclicLockReleaseLoop(BaseLoop):
 
     Each slot builds its own dataloader when a phase starts (no workers held
     across slots). The sample order is a function of (seed, cycle, slot,
-    phase), which makes a resume in the middle of a phase exact.
+    phase), and the python / numpy / torch (and CUDA) RNGs are seeded from
+    (seed, iteration, rank) before every training iteration, so the model's
+    random draws (dropout, drop path, denoising noise) depend on nothing
+    that runs between two steps (validation, logging, visualisation, a
+    checkpoint, a resume), on every rank.
+
+    Exact resume: a checkpoint records the next position to train; one
+    taken at the end of a slot also records that the slot's follow-up --
+    its validation and, after the cycle's last slot, the cycle-end
+    validation and the ``after_train_epoch`` hooks (by-cycle LR schedulers)
+    -- has not run yet, and the resumed run runs it before the next
+    training iteration, as the uninterrupted run did.
 
     Args:
         runner: The runner.
@@ -220,14 +231,18 @@ class CyclicLockReleaseLoop(BaseLoop):
 
     def _save_position(self, cycle: int, slot_index: int, phase: str,
                        phase_iter: int) -> None:
-        """Record the NEXT position to run (what a checkpoint resumes at)."""
+        """Record the NEXT position to run (what a checkpoint resumes at);
+        after a slot's last iteration also ``after_slot = [cycle, slot]``:
+        that slot's follow-up (:meth:`_after_slot`) is still to run."""
         slot = self.slots[slot_index]
+        finished = None
         if phase_iter >= self.phase_len(slot, phase):
             phase_iter = 0
             if phase == 'lock':
                 phase = 'release'
             else:
                 phase = 'lock'
+                finished = [cycle, slot_index]
                 slot_index += 1
                 if slot_index == len(self.slots):
                     slot_index, cycle = 0, cycle + 1
@@ -237,12 +252,20 @@ class CyclicLockReleaseLoop(BaseLoop):
                 cycle=cycle,
                 slot_index=slot_index,
                 phase=phase,
-                phase_iter=phase_iter))
+                phase_iter=phase_iter,
+                after_slot=finished))
 
     def run(self) -> torch.nn.Module:
         self.runner.call_hook('before_train')
         position = self._restore_position()
         self._epoch = position['cycle']
+        pending = position.get('after_slot')
+        if pending is not None and pending[1] == len(self.slots) - 1:
+            # resumed from a checkpoint of a cycle's last iteration: finish
+            # that cycle first (validation, after_train_epoch hooks)
+            self._epoch = pending[0]
+            self._after_slot(*pending, resumed=True)
+            position = dict(position, after_slot=None)
         while self._epoch < self.max_cycles and not self.stop_training:
             self.run_cycle(position)
             position = dict(cycle=self._epoch, slot_index=0, phase='lock',
@@ -254,6 +277,9 @@ class CyclicLockReleaseLoop(BaseLoop):
     def run_cycle(self, position: dict) -> None:
         cycle = self._epoch
         self.runner.call_hook('before_train_epoch')
+        if position.get('after_slot') is not None:
+            # resumed from a checkpoint of a slot's last iteration
+            self._after_slot(*position['after_slot'], resumed=True)
         for slot_index in range(position['slot_index'], len(self.slots)):
             resume_here = slot_index == position['slot_index']
             for phase in PHASES:
@@ -265,17 +291,42 @@ class CyclicLockReleaseLoop(BaseLoop):
                 self.run_phase(cycle, slot_index, phase, start)
                 if self.stop_training:
                     return
-            done = slot_index + 1
-            if self.val_interval and done % self.val_interval == 0:
-                trained = self.slots[done - self.val_interval:done]
-                self._validate(None if self.val_scope == 'all' else [(
-                    slot['dataset_name'], slot['task']) for slot in trained])
-        if self.val_at_cycle_end and not (
-                self.val_scope == 'all' and self.val_interval
-                and len(self.slots) % self.val_interval == 0):
-            self._validate()
-        self.runner.call_hook('after_train_epoch')
-        self._epoch += 1
+            self._after_slot(cycle, slot_index)
+
+    def _after_slot(self,
+                    cycle: int,
+                    slot_index: int,
+                    resumed: bool = False) -> None:
+        """What follows a slot before the next training iteration: the
+        slot-wise validation and, after the cycle's last slot, the end of
+        the cycle (cycle-end validation, ``after_train_epoch`` hooks).
+        ``resumed``: run for a checkpoint taken before it."""
+        done = slot_index + 1
+        validate = bool(self.val_interval) and done % self.val_interval == 0
+        cycle_end = done == len(self.slots)
+        if resumed and (validate or cycle_end):
+            what = ['validation'] if validate else []
+            what += ['end of the cycle'] if cycle_end else []
+            self.runner.logger.info(
+                f'Resuming: running what followed slot {done} of cycle '
+                f'{cycle + 1} in the interrupted run ({" and ".join(what)}) '
+                'before the next training iteration')
+        if validate:
+            trained = self.slots[done - self.val_interval:done]
+            self._validate(None if self.val_scope == 'all' else [(
+                slot['dataset_name'], slot['task']) for slot in trained])
+        if cycle_end:
+            if self.val_at_cycle_end and not (
+                    self.val_scope == 'all' and self.val_interval
+                    and len(self.slots) % self.val_interval == 0):
+                self._validate()
+            self.runner.call_hook('after_train_epoch')
+            self._epoch += 1
+        # done: a checkpoint taken from now on does not repeat it
+        state = self.runner.message_hub.get_info(LOOP_STATE_KEY)
+        if state is not None and state.get('after_slot') is not None:
+            self.runner.message_hub.update_info(
+                LOOP_STATE_KEY, dict(state, after_slot=None))
 
     def _validate(self, slots: Optional[List[tuple]] = None) -> None:
         """Run the val loop; ``slots``: only these (dataset, task)."""
@@ -382,6 +433,11 @@ class CyclicLockReleaseLoop(BaseLoop):
 
     def run_iter(self, data_batch) -> None:
         batch_idx = self.state.phase_iter
+        # the model's random draws are a function of the position, like the
+        # sample order: what ran since the last step (validation, logging,
+        # a resume) cannot shift them, and each rank has its own stream
+        set_random_seed(
+            iteration_seed(self.runner.seed or 0, self._iter, get_rank()))
         self.runner.call_hook(
             'before_train_iter', batch_idx=batch_idx, data_batch=data_batch)
         outputs = self.runner.model.train_step(

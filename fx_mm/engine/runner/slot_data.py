@@ -24,6 +24,14 @@ def phase_seed(seed: int, cycle: int, slot: int, phase: int) -> int:
     return int(rng.integers(0, 2**31 - 1))
 
 
+def iteration_seed(seed: int, iteration: int, rank: int) -> int:
+    """A 31-bit seed for the model's random draws (dropout, drop path,
+    denoising noise) in one training iteration of one rank."""
+    # the trailing tag keeps these apart from the phase seeds
+    rng = np.random.default_rng([seed, iteration, rank, 0x17E5])
+    return int(rng.integers(0, 2**31 - 1))
+
+
 def phase_plan(num_samples: int, fraction: float, batch_size: int,
                seed: int) -> List[int]:
     """Dataset indices of one phase for ALL ranks, rank-interleaved.

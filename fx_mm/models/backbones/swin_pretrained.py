@@ -36,7 +36,6 @@ Other ``init_cfg`` values go to mmdet's method unchanged. In
 :class:`~fx_mm.models.FoundationX` the teacher is a copy of the initialised
 student, so it gets the same weights.
 """
-import re
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence
 
@@ -47,29 +46,13 @@ from mmengine.model.weight_init import (constant_init, trunc_normal_,
                                         trunc_normal_init, update_init_info)
 
 from fx_mm.registry import WEIGHT_INITIALIZERS
+# the one local-only check of every checkpoint path (re-exported here)
+from fx_mm.utils.checkpoint import check_local_checkpoint
 from ..utils.swin_converters import (adapt_swin_state_dict,
                                      load_swin_checkpoint)
 
-# "scheme://": http(s), s3, open-mmlab://, torchvision:// ...
-_REMOTE = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*://')
-
 # init types handled by fx_mm on mmdet's Swin
 PRETRAINED_TYPES = ('Pretrained', 'FXPretrainedSwin')
-
-
-def check_local_checkpoint(checkpoint: str) -> str:
-    """Refuse anything but a local path (``file://`` is stripped)."""
-    if not isinstance(checkpoint, str) or not checkpoint:
-        raise TypeError(f'checkpoint must be a local file path, got '
-                        f'{checkpoint!r}')
-    if checkpoint.startswith('file://'):
-        return checkpoint[len('file://'):]
-    if _REMOTE.match(checkpoint):
-        raise ValueError(
-            f'{checkpoint}: fx_mm loads pretrained weights from local files '
-            'only and never downloads. Download the file yourself and set '
-            'init_cfg.checkpoint to its local path.')
-    return checkpoint
 
 
 def _index_buffer(key: str) -> bool:
