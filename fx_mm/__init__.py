@@ -6,7 +6,6 @@ import mmpretrain
 import mmseg
 from mmengine.utils import digit_version
 
-from .utils.checkpoint import patch_mmengine_checkpoint_loading
 from .version import __version__, version_info
 
 # (package, installed version, minimum inclusive, maximum exclusive)
@@ -26,6 +25,5 @@ for _name, _version, _min, _max in _REQUIRED:
             f'{_name}=={_version} is installed. Run `bash tools/install.sh` '
             'to create a matching environment (see docs/get_started.md).')
 
-patch_mmengine_checkpoint_loading()
 
 __all__ = ['__version__', 'version_info']

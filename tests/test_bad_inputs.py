@@ -17,7 +17,6 @@ import pytest
 import torch
 from mmengine.logging import MMLogger
 from mmengine.runner import Runner
-from mmengine.runner.checkpoint import CheckpointLoader
 from PIL import Image
 from pycocotools import mask as mask_utils
 from test_reliability import small_config
@@ -32,7 +31,8 @@ from fx_mm.engine.runner import CyclicLockReleaseLoop, MultiSlotValLoop
 from fx_mm.utils import load_fx_checkpoint
 from fx_mm.utils.checkpoint import (UNSAFE_PICKLE_ENV, CheckpointMismatchError,
                                     UnsafeCheckpointError,
-                                    check_checkpoint_matches)
+                                    check_checkpoint_matches,
+                                    load_checkpoint_file)
 
 
 # ---------------------------------------------------------------------------
@@ -832,11 +832,11 @@ def test_checkpoint_with_untrusted_objects(tmp_path, monkeypatch):
     assert 'allow_unsafe_pickle=True' in str(info.value)
     assert f'{UNSAFE_PICKLE_ENV}=1' in str(info.value)
     # the explicit opt-ins: the argument, or the variable for the paths
-    # mmengine loads itself (load_from, --resume)
+    # the Runner loads (load_from, --resume: FXRunner, Pretrained inits)
     loaded = load_fx_checkpoint(path, allow_unsafe_pickle=True)
     assert isinstance(loaded['meta'], NotAllowed)
     with pytest.raises(UnsafeCheckpointError):
-        CheckpointLoader.load_checkpoint(path, map_location='cpu')
+        load_checkpoint_file(path, map_location='cpu')
     monkeypatch.setenv(UNSAFE_PICKLE_ENV, '1')
-    loaded = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    loaded = load_checkpoint_file(path, map_location='cpu')
     assert isinstance(loaded['meta'], NotAllowed)

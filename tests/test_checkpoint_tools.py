@@ -10,8 +10,8 @@ import pytest
 import torch
 from fx_test_utils import load_tool, tiny_demo_config
 from mmengine.logging import MessageHub
-from mmengine.runner import load_checkpoint
 
+from fx_mm.models.utils import FXPretrainedInit
 from fx_mm.registry import MODELS
 from fx_mm.utils import load_fx_checkpoint
 
@@ -90,9 +90,9 @@ def test_publish_teacher_for_fx_without_teacher(trained):
     model = MODELS.build(no_teacher)
     model.load_state_dict(released['state_dict'], strict=True)
     _assert_same(model.student, teacher)
-    # mmengine's loader (load_from) reads it too
+    # a Pretrained init config (whole model) reads it too
     model = MODELS.build(no_teacher)
-    load_checkpoint(model, final, strict=True)
+    FXPretrainedInit(checkpoint=final)(model)
     _assert_same(model.student, teacher)
 
 

@@ -73,19 +73,25 @@ def test_out_norms_false_returns_the_raw_stages():
             torch.testing.assert_close(expected, b)
 
 
-def test_importing_fx_mm_leaves_mmdet_swin_alone():
-    """Other code in the same process keeps mmdet's Swin exactly as it
-    was (fx_mm's changes live in its registered subclass)."""
+def test_importing_fx_mm_changes_nothing_upstream():
+    """Other code in the same process keeps mmdet's Swin and mmengine's
+    checkpoint loading exactly as they were (fx_mm's changes live in its
+    registered subclasses: FXSwinTransformer, FXRunner, FXPretrainedInit)."""
     script = (
         'import mmdet.models.backbones.swin as sw\n'
+        'from mmengine.runner.checkpoint import CheckpointLoader as C\n'
+        'from mmengine.model.weight_init import PretrainedInit as P\n'
         'S, B = sw.SwinTransformer, sw.SwinBlock\n'
-        'before = (sw.cp, S.init_weights, S.forward, B.forward)\n'
+        'def state():\n'
+        '    return (sw.cp, S.init_weights, S.forward, B.forward,\n'
+        '            dict(C._schemes), P.__call__)\n'
+        'before = state()\n'
         'import fx_mm, fx_mm.models, fx_mm.engine, fx_mm.datasets\n'
         'import fx_mm.apis\n'
         'from fx_mm.utils import register_all_modules\n'
         'register_all_modules()\n'
-        'after = (sw.cp, S.init_weights, S.forward, B.forward)\n'
-        'print("CHANGED", [i for i in range(4) if before[i] != after[i]])\n')
+        'after = state()\n'
+        'print("CHANGED", [i for i in range(6) if before[i] != after[i]])\n')
     out = subprocess.run([sys.executable, '-c', script],
                          cwd=REPO_ROOT,
                          capture_output=True,

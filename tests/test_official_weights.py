@@ -11,8 +11,8 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
-from mmengine.runner import Runner
 
+from fx_mm.engine.runner import FXRunner
 from fx_mm.registry import MODELS
 from fx_mm.utils import load_fx_checkpoint
 from fx_test_utils import REPO_ROOT
@@ -116,7 +116,7 @@ def test_continued_pretraining_with_a_new_slot(official, jsrt_root, tmp_path):
     cfg.default_hooks.checkpoint = dict(
         type='SlotCheckpointHook', slot_interval=0, interval=-1)
     cfg.work_dir = str(tmp_path)
-    runner = Runner.from_cfg(cfg)
+    runner = FXRunner.from_cfg(cfg)  # what tools/train.py runs
     recorder = LoadRecorder()
     runner.register_hook(recorder, priority='LOWEST')
     runner.train()

@@ -1,11 +1,11 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
-from .checkpoint import load_fx_checkpoint, patch_mmengine_checkpoint_loading
+from .checkpoint import load_fx_checkpoint
 from .distributed import accelerator_available, setup_cpu_distributed
 from .logging import init_info_at_debug
 from .setup_env import register_all_modules
 
 __all__ = [
     'register_all_modules', 'load_fx_checkpoint',
-    'patch_mmengine_checkpoint_loading', 'accelerator_available',
+    'accelerator_available',
     'setup_cpu_distributed', 'init_info_at_debug'
 ]

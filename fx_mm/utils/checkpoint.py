@@ -41,13 +41,12 @@ import pickle
 import re
 import tempfile
 import zipfile
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 import torch
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.logging import HistoryBuffer, print_log
-from mmengine.runner.checkpoint import CheckpointLoader
 
 #: Opt-in for loading untrusted pickles through mmengine's loading paths.
 UNSAFE_PICKLE_ENV = 'FX_MM_ALLOW_UNSAFE_PICKLE'
@@ -232,12 +231,6 @@ def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
         filename, map_location=map_location, allow_unsafe_pickle=unsafe)
 
 
-def _load_from_local(filename: str, map_location: Any) -> Any:
-    """mmengine's local-file scheme, served by :func:`load_checkpoint_file`.
-    """
-    return load_checkpoint_file(filename, map_location=map_location)
-
-
 class CheckpointMismatchError(RuntimeError):
     """A checkpoint does not fit the model (keys or shapes)."""
 
@@ -357,24 +350,3 @@ class AtomicLocalBackend(LocalBackend):
 register_backend('fx_atomic_local', AtomicLocalBackend, force=True)
 #: ``backend_args`` that select :class:`AtomicLocalBackend`.
 ATOMIC_BACKEND_ARGS = dict(backend='fx_atomic_local')
-
-_PATCHED: List[Callable] = []
-
-
-def patch_mmengine_checkpoint_loading() -> None:
-    """Route mmengine's local checkpoint loading through fx_mm's loader.
-
-    Replaces the loader of the ``''`` (local path) scheme of
-    :class:`mmengine.runner.CheckpointLoader`, which ``Runner.resume``,
-    ``Runner.load_checkpoint`` and ``load_from`` all use. Idempotent.
-    """
-    if _PATCHED:
-        return
-    CheckpointLoader.register_scheme(
-        prefixes='', loader=_load_from_local, force=True)
-    _PATCHED.append(_load_from_local)
-    print_log(
-        'fx_mm: local checkpoints load with weights_only=True and an '
-        'allow-list (torch >= 2.6 compatible)',
-        logger='current',
-        level=10)
