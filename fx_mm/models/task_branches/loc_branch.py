@@ -51,6 +51,23 @@ def xavier_init_transformer(transformer: nn.Module) -> None:
             m.init_weights()
 
 
+def two_stage_head_cfg(bbox_head: dict, decoder: dict, embed_dims: int,
+                       train_cfg: dict, test_cfg: dict, **kwargs) -> dict:
+    """A DINO head config completed with what ``DeformableDETR.__init__``
+    sets for a two-stage, box-refining DINO (its assertion forbids users
+    to set them): one prediction layer per decoder layer plus the
+    two-stage one. ``kwargs`` add or override entries."""
+    cfg = copy.deepcopy(dict(bbox_head))
+    cfg.update(
+        embed_dims=embed_dims,
+        num_pred_layer=decoder['num_layers'] + 1,
+        as_two_stage=True,
+        train_cfg=train_cfg,
+        test_cfg=test_cfg,
+        **kwargs)
+    return cfg
+
+
 class DINODatasetDecoder(BaseModule):
     """The per-dataset half of DINO.
 
@@ -79,18 +96,10 @@ class DINODatasetDecoder(BaseModule):
         super().__init__()
         self.num_queries = num_queries
         self.embed_dims = embed_dims
-        bbox_head = copy.deepcopy(dict(bbox_head))
-        # What DeformableDETR.__init__ sets for a two-stage, box-refining
-        # DINO (its assertion forbids users to set them).
-        bbox_head.update(
-            num_classes=num_classes,
-            embed_dims=embed_dims,
-            share_pred_layer=False,
-            num_pred_layer=decoder['num_layers'] + 1,
-            as_two_stage=True,
-            train_cfg=train_cfg,
-            test_cfg=test_cfg)
-        self.bbox_head = build_in_scope(bbox_head, 'mmdet')
+        self.bbox_head = build_in_scope(
+            two_stage_head_cfg(bbox_head, decoder, embed_dims, train_cfg,
+                               test_cfg, num_classes=num_classes,
+                               share_pred_layer=False), 'mmdet')
         self.decoder = DinoTransformerDecoder(**decoder)
         self.query_embedding = nn.Embedding(num_queries, embed_dims)
         self.memory_trans_fc = nn.Linear(embed_dims, embed_dims)

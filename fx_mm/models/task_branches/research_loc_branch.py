@@ -47,7 +47,8 @@ from torch import Tensor
 
 from fx_mm.registry import MODELS
 from .builder import build_in_scope
-from .loc_branch import MultiDatasetDINO, xavier_init_transformer
+from .loc_branch import (MultiDatasetDINO, two_stage_head_cfg,
+                         xavier_init_transformer)
 
 
 @MODELS.register_module()
@@ -180,19 +181,19 @@ class ResearchDINODatasetDecoder(BaseModule):
         super().__init__()
         self.num_queries = num_queries
         self.embed_dims = embed_dims
-        bbox_head = copy.deepcopy(dict(bbox_head))
-        bbox_head.update(
-            num_classes=bbox_head.pop('num_score_columns'),
-            num_dataset_classes=num_classes,
-            embed_dims=embed_dims,
-            num_pred_layer=decoder['num_layers'] + 1,
-            as_two_stage=True,
-            train_cfg=train_cfg,
-            test_cfg=test_cfg,
-            # the class itself: built in mmdet's scope, so that its losses
-            # and assigner resolve there
-            type=ResearchDINOHead)
-        self.bbox_head = build_in_scope(bbox_head, 'mmdet')
+        bbox_head = dict(bbox_head)
+        self.bbox_head = build_in_scope(
+            two_stage_head_cfg(
+                bbox_head,
+                decoder,
+                embed_dims,
+                train_cfg,
+                test_cfg,
+                num_classes=bbox_head.pop('num_score_columns'),
+                num_dataset_classes=num_classes,
+                # the class itself: built in mmdet's scope, so that its
+                # losses and assigner resolve there
+                type=ResearchDINOHead), 'mmdet')
         self.decoder = DinoTransformerDecoder(**decoder)
         self.memory_proj = nn.Linear(embed_dims, embed_dims)
         self.memory_trans_fc = nn.Linear(embed_dims, embed_dims)
