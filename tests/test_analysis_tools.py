@@ -15,6 +15,7 @@ from fx_test_utils import REPO_ROOT, run_train, tiny_demo_config, write_config
 
 sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'analysis_tools'))
 import benchmark  # noqa: E402
+import benchmark_overhead  # noqa: E402
 import multitask_ablation  # noqa: E402
 import plot_slots  # noqa: E402
 
@@ -203,3 +204,32 @@ def test_multitask_ablation_trains_and_compares(tmp_path, capsys):
         [config, '--work-dir', str(work_dir), '--reuse'])
     assert again == table and log.stat().st_mtime == mtime
     assert capsys.readouterr().out.count(': reusing ') == 3
+
+
+def test_benchmark_overhead_rounds(tmp_path, monkeypatch, capsys):
+    """Each ratio over >= 3 interleaved rounds: min / median / max; one
+    slow round does not flag the target."""
+    cfg = tiny_demo_config(str(tmp_path), num_images=8, image_size=64)
+    config = write_config(cfg, str(tmp_path / 'tiny.py'))
+    assert benchmark_overhead.parse_args([config]).rounds == 3
+    calls = []
+
+    def scripted_step(model, optim, data, device):
+        # 3 variants per repetition, 1 repetition per round: the
+        # FoundationX steps of the 2nd round are 3x slower
+        calls.append(type(model).__name__)
+        slow = type(model).__name__ == 'FoundationX' and \
+            (len(calls) - 1) // 3 == 1
+        return 30.0 if slow else 10.0
+
+    monkeypatch.setattr(benchmark_overhead, '_timed_step', scripted_step)
+    table = benchmark_overhead.main([
+        config, '--iters', '1', '--warmup', '0', '--shape', '64', '--tasks',
+        'cls', '--rounds', '3'
+    ])
+    assert len(calls) == 9
+    assert '| 1.000 (1.000-3.000) |' in table and '(!) |' not in table
+    assert 'median (min-max) over 3 round(s)' in table
+    assert '3 rounds of 1 steps' in capsys.readouterr().out
+    with pytest.raises(ValueError, match='--rounds must be >= 1'):
+        benchmark_overhead.main([config, '--rounds', '0'])
