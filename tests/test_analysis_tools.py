@@ -3,6 +3,7 @@
 run, tools/analysis_tools/benchmark.py at tiny settings and
 tools/analysis_tools/multitask_ablation.py on a tiny two-task config."""
 import json
+import math
 import os
 import os.path as osp
 import re
@@ -18,6 +19,7 @@ import benchmark  # noqa: E402
 import benchmark_overhead  # noqa: E402
 import multitask_ablation  # noqa: E402
 import plot_slots  # noqa: E402
+import transfer_matrix  # noqa: E402
 
 
 def tiny_two_slot_config(work_dir: str):
@@ -233,3 +235,79 @@ def test_benchmark_overhead_rounds(tmp_path, monkeypatch, capsys):
     assert '3 rounds of 1 steps' in capsys.readouterr().out
     with pytest.raises(ValueError, match='--rounds must be >= 1'):
         benchmark_overhead.main([config, '--rounds', '0'])
+
+
+def test_transfer_matrix_from_a_real_run(tmp_path, capsys):
+    """2 cycles of 2 slots, every val slot validated after every slot:
+    each cell is the logged change over that slot's training."""
+    cfg = tiny_two_slot_config(str(tmp_path))
+    cfg.train_cfg.max_cycles = 2
+    cfg.train_cfg.val_scope = 'all'
+    cfg.train_cfg.val_at_cycle_end = False
+    config = write_config(cfg, str(tmp_path / 'tiny.py'))
+    run_train(config, timeout=600)
+    out = str(tmp_path / 'matrix' / 'transfer.png')
+    result = transfer_matrix.main(
+        [str(tmp_path), '--out', out, '--metrics', 'cls/AUC', 'seg/Dice'])
+    assert mpimg.imread(out).shape[2] in (3, 4)
+    slots = ['phantom_a/cls', 'phantom_a/seg']
+    assert result['slots'] == slots
+    # the metrics as logged, by step: slots end at iterations 3, 6, 9, 12
+    logged = {}
+    for run in plot_slots.find_run_dirs(str(tmp_path)):
+        for record in plot_slots.read_scalars(
+                osp.join(run, 'vis_data', 'scalars.json')):
+            for key, value in plot_slots.val_points(record).items():
+                logged[key + (record['step'], )] = value
+    for network in ('student', 'teacher'):
+        matrix = result[network]
+        assert matrix['columns'] == [
+            'phantom_a/cls/AUC', 'phantom_a/seg/Dice'
+        ]
+        for col, (task, metric) in enumerate((('cls', 'AUC'),
+                                              ('seg', 'Dice'))):
+
+            def change(before, after):
+                keys = [(network, 'phantom_a', task, metric, step)
+                        for step in (before, after)]
+                diff = logged[keys[1]] - logged[keys[0]]
+                # an AUC of 2 val images of one class is NaN: no change
+                return None if math.isnan(diff) else pytest.approx(diff)
+
+            # slot 1: only cycle 2 has a validation before it
+            assert matrix['per_cycle'][0][col] == [None, change(6, 9)]
+            assert matrix['per_cycle'][1][col] == [
+                change(3, 6), change(9, 12)
+            ]
+            if task == 'seg':
+                assert matrix['mean'][1][col] == pytest.approx(
+                    (logged[(network, 'phantom_a', 'seg', 'Dice', 6)] -
+                     logged[(network, 'phantom_a', 'seg', 'Dice', 3)] +
+                     logged[(network, 'phantom_a', 'seg', 'Dice', 12)] -
+                     logged[(network, 'phantom_a', 'seg', 'Dice', 9)]) / 2)
+    stem = osp.splitext(out)[0]
+    with open(f'{stem}.json') as f:
+        assert json.load(f)['slots'] == slots
+    with open(f'{stem}.md') as f:
+        table = f.read()
+    assert '| slot trained | phantom_a/cls/AUC | phantom_a/seg/Dice |' \
+        in table
+    assert '### teacher' in table and '### student' in table
+
+
+def test_transfer_matrix_needs_val_scope_all(tmp_path):
+    """val_scope='slots' validates each slot alone: no metric is validated
+    twice one slot apart, which the tool says."""
+    run = tmp_path / '20260101_000000'
+    (run / 'vis_data').mkdir(parents=True)
+    lines = [
+        f'cycle 1/1 | slot {s}/2 phantom_a/{t} | {p} phase: {n} iterations'
+        for s, t in ((1, 'cls'), (2, 'seg'))
+        for p, n in (('lock', 1), ('release', 2))
+    ]
+    (run / '20260101_000000.log').write_text('\n'.join(lines) + '\n')
+    (run / 'vis_data' / 'scalars.json').write_text(
+        json.dumps({'student/phantom_a/cls/AUC': 60.0, 'step': 3}) + '\n' +
+        json.dumps({'student/phantom_a/seg/Dice': 20.0, 'step': 6}) + '\n')
+    with pytest.raises(ValueError, match="val_scope='all'"):
+        transfer_matrix.main([str(tmp_path), '--out', str(tmp_path / 'm.png')])
