@@ -11,12 +11,14 @@ import sys
 
 import matplotlib.image as mpimg
 import pytest
+import torch
 
 from fx_test_utils import REPO_ROOT, run_train, tiny_demo_config, write_config
 
 sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'analysis_tools'))
 import benchmark  # noqa: E402
 import benchmark_overhead  # noqa: E402
+import gpu_benchmark  # noqa: E402
 import multitask_ablation  # noqa: E402
 import plot_slots  # noqa: E402
 import transfer_matrix  # noqa: E402
@@ -311,3 +313,31 @@ def test_transfer_matrix_needs_val_scope_all(tmp_path):
         json.dumps({'student/phantom_a/seg/Dice': 20.0, 'step': 6}) + '\n')
     with pytest.raises(ValueError, match="val_scope='all'"):
         transfer_matrix.main([str(tmp_path), '--out', str(tmp_path / 'm.png')])
+
+
+def test_gpu_benchmark_dry_run(tmp_path, capsys):
+    """The paper-size GPU benchmark checked on the CPU: tiny models, one
+    step each, fp32 and (bf16 autocast) amp, the table with its ratios."""
+    out = tmp_path / 'gpu.md'
+    table = gpu_benchmark.main(
+        ['--dry-run', '--tasks', 'cls', '--out', str(out)])
+    rows = re.findall(r'^\| cls \| (fp32|bf16 autocast \(CPU\)) \| ([^|]+) \|'
+                      r' ([\d.]+) \| ([\d.]+) \|', table, re.M)
+    assert [(p, m.strip()) for p, m, _, _ in rows] == [
+        (p, m) for p in ('fp32', 'bf16 autocast (CPU)')
+        for m in ('mmpretrain ImageClassifier', 'FoundationX',
+                  'FoundationX + teacher')
+    ]
+    for _, _, ms, img_s in rows:  # img/s = batch 2 / step time
+        assert float(img_s) == pytest.approx(2000 / float(ms), rel=0.05,
+                                             abs=0.06)
+    assert 'batch 2' in table and 'DRY RUN' in table
+    assert out.read_text().startswith('\n## GPU throughput, paper size')
+    assert table in capsys.readouterr().out
+    # the real run needs a GPU
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit):
+            gpu_benchmark.main(['--tasks', 'cls'])
+        assert 'no CUDA device' in capsys.readouterr().err
+    args = gpu_benchmark.parse_args(['--dry-run'])
+    assert (args.batch_size, args.shape, args.iters) == (2, 64, 1)
