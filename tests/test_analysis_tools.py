@@ -341,3 +341,19 @@ def test_gpu_benchmark_dry_run(tmp_path, capsys):
         assert 'no CUDA device' in capsys.readouterr().err
     args = gpu_benchmark.parse_args(['--dry-run'])
     assert (args.batch_size, args.shape, args.iters) == (2, 64, 1)
+
+
+def test_benchmark_resizes_the_cls_crop():
+    """(c) times the dataset configs' train pipelines at --shape: the cls
+    ones resize by a random resized crop."""
+    from mmengine import Config
+    cfg = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs', '_base_', 'datasets', 'jsrt.py'))
+    for task, pipeline in cfg.train_pipelines.items():
+        pipeline = [dict(t) for t in pipeline]
+        benchmark._set_resize(pipeline, 96)
+        sizes = [
+            t['scale'] for t in pipeline if t['type'] in
+            ('mmdet.Resize', 'mmpretrain.RandomResizedCrop')
+        ]
+        assert sizes == [96 if task == 'cls' else (96, 96)], task

@@ -117,6 +117,9 @@ def _set_resize(pipeline: List[dict], shape: int) -> None:
         if transform.get('type') in ('mmdet.Resize', 'Resize'):
             transform['scale'] = (shape, shape)
             transform['keep_ratio'] = False
+        elif transform.get('type') in ('mmpretrain.RandomResizedCrop',
+                                       'RandomResizedCrop'):
+            transform['scale'] = shape  # the cls train pipelines
 
 
 def slot_datasets(cfg: Config, data_cfg: Optional[Config],
