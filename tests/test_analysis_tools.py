@@ -3,6 +3,7 @@
 run, tools/analysis_tools/benchmark.py at tiny settings and
 tools/analysis_tools/multitask_ablation.py on a tiny two-task config."""
 import json
+import math
 import os
 import os.path as osp
 import re
@@ -10,13 +11,17 @@ import sys
 
 import matplotlib.image as mpimg
 import pytest
+import torch
 
 from fx_test_utils import REPO_ROOT, run_train, tiny_demo_config, write_config
 
 sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'analysis_tools'))
 import benchmark  # noqa: E402
+import benchmark_overhead  # noqa: E402
+import gpu_benchmark  # noqa: E402
 import multitask_ablation  # noqa: E402
 import plot_slots  # noqa: E402
+import transfer_matrix  # noqa: E402
 
 
 def tiny_two_slot_config(work_dir: str):
@@ -203,3 +208,152 @@ def test_multitask_ablation_trains_and_compares(tmp_path, capsys):
         [config, '--work-dir', str(work_dir), '--reuse'])
     assert again == table and log.stat().st_mtime == mtime
     assert capsys.readouterr().out.count(': reusing ') == 3
+
+
+def test_benchmark_overhead_rounds(tmp_path, monkeypatch, capsys):
+    """Each ratio over >= 3 interleaved rounds: min / median / max; one
+    slow round does not flag the target."""
+    cfg = tiny_demo_config(str(tmp_path), num_images=8, image_size=64)
+    config = write_config(cfg, str(tmp_path / 'tiny.py'))
+    assert benchmark_overhead.parse_args([config]).rounds == 3
+    calls = []
+
+    def scripted_step(model, optim, data, device):
+        # 3 variants per repetition, 1 repetition per round: the
+        # FoundationX steps of the 2nd round are 3x slower
+        calls.append(type(model).__name__)
+        slow = type(model).__name__ == 'FoundationX' and \
+            (len(calls) - 1) // 3 == 1
+        return 30.0 if slow else 10.0
+
+    monkeypatch.setattr(benchmark_overhead, '_timed_step', scripted_step)
+    table = benchmark_overhead.main([
+        config, '--iters', '1', '--warmup', '0', '--shape', '64', '--tasks',
+        'cls', '--rounds', '3'
+    ])
+    assert len(calls) == 9
+    assert '| 1.000 (1.000-3.000) |' in table and '(!) |' not in table
+    assert 'median (min-max) over 3 round(s)' in table
+    assert '3 rounds of 1 steps' in capsys.readouterr().out
+    with pytest.raises(ValueError, match='--rounds must be >= 1'):
+        benchmark_overhead.main([config, '--rounds', '0'])
+
+
+def test_transfer_matrix_from_a_real_run(tmp_path, capsys):
+    """2 cycles of 2 slots, every val slot validated after every slot:
+    each cell is the logged change over that slot's training."""
+    cfg = tiny_two_slot_config(str(tmp_path))
+    cfg.train_cfg.max_cycles = 2
+    cfg.train_cfg.val_scope = 'all'
+    cfg.train_cfg.val_at_cycle_end = False
+    config = write_config(cfg, str(tmp_path / 'tiny.py'))
+    run_train(config, timeout=600)
+    out = str(tmp_path / 'matrix' / 'transfer.png')
+    result = transfer_matrix.main(
+        [str(tmp_path), '--out', out, '--metrics', 'cls/AUC', 'seg/Dice'])
+    assert mpimg.imread(out).shape[2] in (3, 4)
+    slots = ['phantom_a/cls', 'phantom_a/seg']
+    assert result['slots'] == slots
+    # the metrics as logged, by step: slots end at iterations 3, 6, 9, 12
+    logged = {}
+    for run in plot_slots.find_run_dirs(str(tmp_path)):
+        for record in plot_slots.read_scalars(
+                osp.join(run, 'vis_data', 'scalars.json')):
+            for key, value in plot_slots.val_points(record).items():
+                logged[key + (record['step'], )] = value
+    for network in ('student', 'teacher'):
+        matrix = result[network]
+        assert matrix['columns'] == [
+            'phantom_a/cls/AUC', 'phantom_a/seg/Dice'
+        ]
+        for col, (task, metric) in enumerate((('cls', 'AUC'),
+                                              ('seg', 'Dice'))):
+
+            def change(before, after):
+                keys = [(network, 'phantom_a', task, metric, step)
+                        for step in (before, after)]
+                diff = logged[keys[1]] - logged[keys[0]]
+                # an AUC of 2 val images of one class is NaN: no change
+                return None if math.isnan(diff) else pytest.approx(diff)
+
+            # slot 1: only cycle 2 has a validation before it
+            assert matrix['per_cycle'][0][col] == [None, change(6, 9)]
+            assert matrix['per_cycle'][1][col] == [
+                change(3, 6), change(9, 12)
+            ]
+            if task == 'seg':
+                assert matrix['mean'][1][col] == pytest.approx(
+                    (logged[(network, 'phantom_a', 'seg', 'Dice', 6)] -
+                     logged[(network, 'phantom_a', 'seg', 'Dice', 3)] +
+                     logged[(network, 'phantom_a', 'seg', 'Dice', 12)] -
+                     logged[(network, 'phantom_a', 'seg', 'Dice', 9)]) / 2)
+    stem = osp.splitext(out)[0]
+    with open(f'{stem}.json') as f:
+        assert json.load(f)['slots'] == slots
+    with open(f'{stem}.md') as f:
+        table = f.read()
+    assert '| slot trained | phantom_a/cls/AUC | phantom_a/seg/Dice |' \
+        in table
+    assert '### teacher' in table and '### student' in table
+
+
+def test_transfer_matrix_needs_val_scope_all(tmp_path):
+    """val_scope='slots' validates each slot alone: no metric is validated
+    twice one slot apart, which the tool says."""
+    run = tmp_path / '20260101_000000'
+    (run / 'vis_data').mkdir(parents=True)
+    lines = [
+        f'cycle 1/1 | slot {s}/2 phantom_a/{t} | {p} phase: {n} iterations'
+        for s, t in ((1, 'cls'), (2, 'seg'))
+        for p, n in (('lock', 1), ('release', 2))
+    ]
+    (run / '20260101_000000.log').write_text('\n'.join(lines) + '\n')
+    (run / 'vis_data' / 'scalars.json').write_text(
+        json.dumps({'student/phantom_a/cls/AUC': 60.0, 'step': 3}) + '\n' +
+        json.dumps({'student/phantom_a/seg/Dice': 20.0, 'step': 6}) + '\n')
+    with pytest.raises(ValueError, match="val_scope='all'"):
+        transfer_matrix.main([str(tmp_path), '--out', str(tmp_path / 'm.png')])
+
+
+def test_gpu_benchmark_dry_run(tmp_path, capsys):
+    """The paper-size GPU benchmark checked on the CPU: tiny models, one
+    step each, fp32 and (bf16 autocast) amp, the table with its ratios."""
+    out = tmp_path / 'gpu.md'
+    table = gpu_benchmark.main(
+        ['--dry-run', '--tasks', 'cls', '--out', str(out)])
+    rows = re.findall(r'^\| cls \| (fp32|bf16 autocast \(CPU\)) \| ([^|]+) \|'
+                      r' ([\d.]+) \| ([\d.]+) \|', table, re.M)
+    assert [(p, m.strip()) for p, m, _, _ in rows] == [
+        (p, m) for p in ('fp32', 'bf16 autocast (CPU)')
+        for m in ('mmpretrain ImageClassifier', 'FoundationX',
+                  'FoundationX + teacher')
+    ]
+    for _, _, ms, img_s in rows:  # img/s = batch 2 / step time
+        assert float(img_s) == pytest.approx(2000 / float(ms), rel=0.05,
+                                             abs=0.06)
+    assert 'batch 2' in table and 'DRY RUN' in table
+    assert out.read_text().startswith('\n## GPU throughput, paper size')
+    assert table in capsys.readouterr().out
+    # the real run needs a GPU
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit):
+            gpu_benchmark.main(['--tasks', 'cls'])
+        assert 'no CUDA device' in capsys.readouterr().err
+    args = gpu_benchmark.parse_args(['--dry-run'])
+    assert (args.batch_size, args.shape, args.iters) == (2, 64, 1)
+
+
+def test_benchmark_resizes_the_cls_crop():
+    """(c) times the dataset configs' train pipelines at --shape: the cls
+    ones resize by a random resized crop."""
+    from mmengine import Config
+    cfg = Config.fromfile(
+        osp.join(REPO_ROOT, 'configs', '_base_', 'datasets', 'jsrt.py'))
+    for task, pipeline in cfg.train_pipelines.items():
+        pipeline = [dict(t) for t in pipeline]
+        benchmark._set_resize(pipeline, 96)
+        sizes = [
+            t['scale'] for t in pipeline if t['type'] in
+            ('mmdet.Resize', 'mmpretrain.RandomResizedCrop')
+        ]
+        assert sizes == [96 if task == 'cls' else (96, 96)], task

@@ -39,6 +39,8 @@ PAPER_CONFIG = osp.join(REPO_ROOT, 'configs', 'foundation_x',
                         'fx_swin-b_cxr15_lock-release.py')
 JSRT_CONFIG = osp.join(REPO_ROOT, 'configs', 'foundation_x',
                        'fx_swin-t_jsrt_multitask.py')
+JSRT_ORGAN_CONFIG = osp.join(REPO_ROOT, 'configs', 'foundation_x',
+                             'fx_swin-t_jsrt_multitask_organ-loc.py')
 TRAINING_DOC = osp.join(REPO_ROOT, 'docs', 'training.md')
 
 # foundation_x_reference.md: "A cycle visits 20 slots in a fixed order"
@@ -179,6 +181,12 @@ def test_paper_training_settings(monkeypatch):
     for split, slots in split_slots(cfg).items():
         for slot in slots:
             types = [t.type for t in slot.dataset.pipeline]
+            if split == 'train' and slot.dataset.task == 'cls':
+                # the research code's random resized crop to 224
+                crop = slot.dataset.pipeline[types.index(
+                    'mmpretrain.RandomResizedCrop')]
+                assert crop.scale == 224 and 'mmdet.Resize' not in types
+                continue
             resize = slot.dataset.pipeline[types.index('mmdet.Resize')]
             assert resize.scale == (224, 224) and not resize.keep_ratio
             # train: annotations resized with the image; val/test: kept in
@@ -423,6 +431,26 @@ def test_jsrt_multitask_config_datasets(jsrt_root, monkeypatch):
     assert tuple(masks.shape) == (5, 256, 256)
 
 
+def test_jsrt_organ_loc_config(jsrt_root, monkeypatch):
+    """A fourth slot: one box per SCR organ, its own 5-class decoder."""
+    cfg = load_config(JSRT_ORGAN_CONFIG, monkeypatch, FX_JSRT_ROOT=jsrt_root)
+    metrics = metrics_by_slot(cfg.val_evaluator)
+    organs = ('heart', 'left_lung', 'right_lung', 'left_clavicle',
+              'right_clavicle')
+    assert tuple(metrics[('jsrt_organs', 'loc')].class_names) == organs
+    assert head_size(cfg.model, 'loc', 'jsrt_organs') == 5
+    assert head_size(cfg.model, 'loc', 'jsrt') == 1
+    for split, slots in split_slots(cfg).items():
+        assert [(s.dataset.get('dataset_name', 'jsrt'), s.dataset.task)
+                for s in slots] == [('jsrt', 'cls'), ('jsrt', 'loc'),
+                                    ('jsrt_organs', 'loc'), ('jsrt', 'seg')]
+    dataset = DATASETS.build(cfg.val_cfg.slots[2].dataset)
+    assert dataset.dataset_name == 'jsrt_organs'
+    assert dataset.task_classes == organs and len(dataset) == 25
+    sample = dataset[0]['data_samples']
+    assert sample.gt_instances.labels.tolist() == [0, 1, 2, 3, 4]
+
+
 def test_jsrt_multitask_config_trains_on_cpu(jsrt_root, tmp_path,
                                              monkeypatch):
     cfg = load_config(JSRT_CONFIG, monkeypatch, FX_JSRT_ROOT=jsrt_root)
@@ -439,6 +467,8 @@ def test_jsrt_multitask_config_trains_on_cpu(jsrt_root, tmp_path,
             for transform in slot.dataset.pipeline:
                 if transform.type == 'mmdet.Resize':
                     transform.scale = (128, 128)
+                if transform.type == 'mmpretrain.RandomResizedCrop':
+                    transform.scale = 128
     for slot in cfg.val_cfg.slots:
         slot.dataset.indices = 2  # the first 2 val images of each slot
     cfg.default_hooks.checkpoint = None

@@ -229,3 +229,68 @@ def test_real_masks_through_pipeline(jsrt_root):
     info = lungs.get_data_info(0)
     assert [osp.basename(osp.dirname(p)) for p in info['seg_map_paths']] \
         == ['right_lung', 'left_lung']
+
+
+def test_tiny_tree_organ_boxes_and_empty_mask(tmp_path):
+    """loc_target='organs': a box per organ mask; an empty mask is named."""
+    root = _tiny_jsrt(tmp_path / 'organs')
+    names = ('JPCLN001', 'JPCLN002', 'JPCLN003', 'JPCNN001', 'JPCNN002')
+    for organ in ('heart', 'left_lung'):
+        os.makedirs(tmp_path / 'organs' / 'scr_masks' / organ)
+        for name in names:
+            mask = np.zeros((64, 64), np.uint8)
+            if organ == 'heart':
+                mask[30:41, 20:33] = 255  # rows 30..40, cols 20..32
+            else:
+                mask[5:20, 40:60] = 255
+            Image.fromarray(mask).save(tmp_path / 'organs' / 'scr_masks' /
+                                       organ / f'{name}.gif')
+    dataset = JSRTDataset(
+        root,
+        task='loc',
+        loc_target='organs',
+        seg_classes=('left_lung', 'heart'))
+    assert dataset.task_classes == ('left_lung', 'heart')
+    for i in range(len(dataset)):  # non-nodule images get organ boxes too
+        instances = dataset.get_data_info(i)['instances']
+        assert [inst['bbox_label'] for inst in instances] == [0, 1]
+        np.testing.assert_allclose([inst['bbox'] for inst in instances],
+                                   [[40, 5, 60, 20], [20, 30, 33, 41]])
+    # the default still boxes nodules
+    assert JSRTDataset(root, task='loc').task_classes == ('nodule', )
+    with pytest.raises(CXRDatasetError, match='unknown loc_target'):
+        JSRTDataset(root, task='loc', loc_target='lungs')
+
+    empty = tmp_path / 'organs' / 'scr_masks' / 'heart' / 'JPCLN002.gif'
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(empty)
+    with pytest.raises(
+            CXRDatasetError,
+            match=r'heart/JPCLN002.gif: the heart mask is empty'):
+        JSRTDataset(
+            root, task='loc', loc_target='organs', seg_classes=('heart', ))
+
+
+def test_real_organ_boxes(jsrt_root):
+    dataset = JSRTDataset(
+        jsrt_root, split='val', task='loc', loc_target='organs')
+    assert dataset.task_classes == JSRT_SEG_CLASSES
+    assert len(dataset) == 25
+    for i in (0, len(dataset) - 1):
+        info = dataset.get_data_info(i)
+        assert [inst['bbox_label'] for inst in info['instances']] == \
+            list(range(5))
+        boxes = {}
+        for inst in info['instances']:
+            organ = JSRT_SEG_CLASSES[inst['bbox_label']]
+            with Image.open(
+                    osp.join(jsrt_root, 'scr_masks', organ,
+                             f'{info["img_id"]}.gif')) as gif:
+                mask = np.asarray(gif.convert('L')) > 0
+            rows, cols = np.nonzero(mask)
+            expected = [cols.min(), rows.min(), cols.max() + 1, rows.max() + 1]
+            np.testing.assert_array_equal(inst['bbox'], expected)
+            boxes[organ] = inst['bbox']
+        # the patient's left organs lie on the image right
+        for side in ('lung', 'clavicle'):
+            left, right = boxes[f'left_{side}'], boxes[f'right_{side}']
+            assert (left[0] + left[2]) / 2 > 512 > (right[0] + right[2]) / 2

@@ -9,9 +9,11 @@
 # the rest of requirements/ -> `pip install -e .` -> import check of mmcv.ops.
 #
 # The mmcv wheel is cached under ${FX_CACHE_DIR:-~/.cache/fx_mm}/wheels keyed
-# by (mmcv, torch, python, cpu|cuda); a changed torch gives a new key and
-# hence a rebuild. An up-to-date environment is recognised by a stamp file and
-# the script returns in seconds.
+# by (mmcv, torch, python, cpu|cuda<nvcc release>); a changed torch or CUDA
+# toolkit gives a new key and hence a rebuild. An up-to-date environment is
+# recognised by a stamp file (requirements) plus the ops kind of its mmcv
+# (cpu, or the cuda tag this machine gets), and the script returns in
+# seconds; with CUDA ops, the check at the end runs one on the GPU.
 #
 # Environment variables:
 #   FX_VENV          environment path (default: <repo>/.venv)
@@ -43,10 +45,42 @@ fingerprint() {
 STAMP="$VENV/.fx_mm_install_stamp"
 FINGERPRINT="$(fingerprint)"
 
+# cpu or cuda<nvcc release>: the mmcv ops this machine gets (FX_MMCV_CUDA;
+# unset: CUDA ops when nvcc exists AND torch sees a GPU). $1: 1 when torch
+# sees a GPU.
+ops_tag() {
+    local want="${FX_MMCV_CUDA:-}"
+    if [[ -z "$want" ]]; then
+        if command -v nvcc >/dev/null 2>&1 && [[ "$1" == 1 ]]; then
+            want=1
+        else
+            want=0
+        fi
+    fi
+    if [[ "$want" != 1 ]]; then
+        echo cpu
+        return
+    fi
+    command -v nvcc >/dev/null 2>&1 ||
+        die "FX_MMCV_CUDA=1 but nvcc is not on PATH (install the CUDA toolkit of torch's CUDA version)"
+    local release
+    release="$(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')"
+    [[ -n "$release" ]] || die "cannot read the CUDA release from 'nvcc --version'"
+    echo "cuda$release"
+}
+MMCV_MARK="$VENV/.fx_mm_mmcv_key"
+
+# Up to date: same requirements AND mmcv ops of the kind this machine gets
+# (an environment made on a CPU machine is rebuilt with CUDA ops on a GPU one).
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$FINGERPRINT" ]] &&
     "$VENV/bin/python" -c "import mmcv.ops, fx_mm" >/dev/null 2>&1; then
-    log "environment $VENV is up to date ($((SECONDS - START)) s)"
-    exit 0
+    HAS_GPU="$("$VENV/bin/python" -c "import torch; print(int(torch.cuda.is_available()))")"
+    WANT_TAG="$(ops_tag "$HAS_GPU")"
+    if [[ -f "$MMCV_MARK" && "$(cat "$MMCV_MARK")" == *"_$WANT_TAG" ]]; then
+        log "environment $VENV is up to date ($WANT_TAG ops, $((SECONDS - START)) s)"
+        exit 0
+    fi
+    log "mmcv ops built as $(cat "$MMCV_MARK" 2>/dev/null || echo unknown), this machine wants $WANT_TAG: updating"
 fi
 
 if [[ ! -x "$VENV/bin/python" ]]; then
@@ -70,24 +104,19 @@ print(torch.__version__.replace('+', '_'),
       'py%d%d' % sys.version_info[:2], int(torch.cuda.is_available()))")
 log "torch $TORCH_VERSION, GPU visible: $HAS_GPU"
 
-if [[ -z "${FX_MMCV_CUDA:-}" ]]; then
-    if command -v nvcc >/dev/null 2>&1 && [[ "$HAS_GPU" == 1 ]]; then
-        FX_MMCV_CUDA=1
-    else
-        FX_MMCV_CUDA=0
-    fi
-fi
-if [[ "$FX_MMCV_CUDA" == 1 ]]; then
-    CUDA_TAG="cuda$(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')"
-    export FORCE_CUDA=1
-else
-    CUDA_TAG="cpu"
+CUDA_TAG="$(ops_tag "$HAS_GPU")"
+if [[ "$CUDA_TAG" == cpu ]]; then
     export FORCE_CUDA=0
+else
+    # nvcc must build for torch's CUDA major version
+    TORCH_CUDA="$("$PY" -c "import torch; print(torch.version.cuda or '')")"
+    [[ "${TORCH_CUDA%%.*}" == "$(echo "${CUDA_TAG#cuda}" | cut -d. -f1)" ]] ||
+        die "nvcc is CUDA ${CUDA_TAG#cuda} but torch is built for CUDA '${TORCH_CUDA:-none}': use the toolkit of torch's CUDA major version (or FX_MMCV_CUDA=0)"
+    export FORCE_CUDA=1
 fi
 
 MMCV_KEY="mmcv${MMCV_VERSION}_torch${TORCH_VERSION}_${PY_TAG}_${CUDA_TAG}"
 WHEEL_DIR="$CACHE_DIR/wheels/$MMCV_KEY"
-MMCV_MARK="$VENV/.fx_mm_mmcv_key"
 
 if [[ -f "$MMCV_MARK" && "$(cat "$MMCV_MARK")" == "$MMCV_KEY" ]] &&
     "$PY" -c "import mmcv.ops" >/dev/null 2>&1; then
@@ -137,6 +166,16 @@ import mmdet.models, mmseg.models, mmpretrain.models  # noqa: F401,E401
 import fx_mm
 print('fx_mm', fx_mm.__version__, 'ready')
 EOF
+if [[ "$CUDA_TAG" != cpu ]]; then
+    "$PY" - <<'EOF' || die "mmcv's CUDA ops do not run ($CUDA_TAG): delete the cached wheel under ~/.cache/fx_mm/wheels and re-run"
+import torch
+from mmcv.ops import nms
+boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.]], device='cuda')
+keep = nms(boxes, torch.tensor([0.9, 0.8], device='cuda'), 0.5)[1]
+assert keep.is_cuda and keep.tolist() == [0], keep
+print('mmcv CUDA ops: ok')
+EOF
+fi
 
 echo "$FINGERPRINT" > "$STAMP"
 log "done in $((SECONDS - START)) s; activate with: source $VENV/bin/activate"

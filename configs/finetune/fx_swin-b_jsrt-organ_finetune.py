@@ -75,7 +75,7 @@ def jsrt(split, pipeline):
         test_mode=split != 'train')
 
 
-train_cfg = dict(slots=[dict(dataset=jsrt('train', {{_base_.train_pipeline}}))])
+train_cfg = dict(slots=[dict(dataset=jsrt('train', {{_base_.train_pipelines.seg}}))])
 val_cfg = dict(slots=[dict(dataset=jsrt('val', {{_base_.test_pipeline}}))])
 test_cfg = dict(slots=[dict(dataset=jsrt('test', {{_base_.test_pipeline}}))])
 val_evaluator = [

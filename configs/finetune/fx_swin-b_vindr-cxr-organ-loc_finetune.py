@@ -60,7 +60,7 @@ def dataset(split, pipeline):
 
 
 train_cfg = dict(
-    slots=[dict(dataset=dataset('train', {{_base_.train_pipeline}}))])
+    slots=[dict(dataset=dataset('train', {{_base_.train_pipelines.loc}}))])
 val_cfg = dict(slots=[dict(dataset=dataset('val', {{_base_.test_pipeline}}))])
 test_cfg = dict(
     slots=[dict(dataset=dataset('test', {{_base_.test_pipeline}}))])

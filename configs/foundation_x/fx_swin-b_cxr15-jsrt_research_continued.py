@@ -29,7 +29,7 @@ def jsrt(split, pipeline):
 
 
 train_cfg = dict(slots=_base_.train_slots +
-                 [dict(dataset=jsrt('train', {{_base_.train_pipeline}}))])
+                 [dict(dataset=jsrt('train', {{_base_.train_pipelines.seg}}))])
 val_cfg = dict(slots=_base_.val_slots +
                [dict(dataset=jsrt('val', {{_base_.test_pipeline}}))])
 test_cfg = dict(slots=_base_.test_slots +

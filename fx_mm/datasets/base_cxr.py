@@ -199,6 +199,13 @@ class BaseCXRDataset(BaseDataset):
     def _name(self) -> str:
         return f'{type(self).__name__} {self.dataset_name}/{self.task}'
 
+    def get_data_info(self, idx: int) -> dict:
+        """The record, with ``task_classes`` (the class names of the task,
+        e.g. for :class:`FXRandomFlip` to swap sided classes)."""
+        info = super().get_data_info(idx)
+        info['task_classes'] = self.task_classes
+        return info
+
     def prepare_data(self, idx: int):
         """Run the pipeline; with ``on_bad_record='skip'`` a sample that
         fails to load returns None, which makes mmengine's

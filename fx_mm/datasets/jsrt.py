@@ -19,23 +19,26 @@ malignant/benign, then location and diagnosis, which the distributed file
 wraps at fixed column widths with further tabs (``r.middl<TAB>e lobe``).
 ``CNNDAT_EN.TXT`` has space separated file, age, sex, diagnosis.
 
-Tasks: cls = one label ``nodule`` (1 for JPCLN, 0 for JPCNN); loc = one
-box per JPCLN image, the square of the nodule diameter
-(``size_mm / pixel_spacing`` px) centred on the nodule centre scaled from
-the original grid to the image, clipped to the image; seg = the selected
-SCR masks, one channel each.
+Tasks: cls = one label ``nodule`` (1 for JPCLN, 0 for JPCNN); loc with
+``loc_target='nodules'`` (default) = one box per JPCLN image, the square of
+the nodule diameter (``size_mm / pixel_spacing`` px) centred on the nodule
+centre scaled from the original grid to the image, clipped to the image;
+loc with ``loc_target='organs'`` = one box per selected SCR organ on every
+image, the bounding box of its mask (xyxy pixel edges, original pixels:
+``x2 = last foreground column + 1``), classes = the organ names; seg = the
+selected SCR masks, one channel each.
 """
 import codecs
 import os
 import os.path as osp
 import re
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from fx_mm.registry import DATASETS
 from .base_cxr import BaseCXRDataset, CXRDatasetError
-from .io import read_image_size
+from .io import read_binary_mask, read_image_size
 
 JSRT_SEG_CLASSES = ('heart', 'left_lung', 'right_lung', 'left_clavicle',
                     'right_clavicle')
@@ -182,9 +185,13 @@ class JSRTDataset(BaseCXRDataset):
             ``splits/<split>.txt``) or ``'all'`` (every image in
             ``images/``). Defaults to ``'all'``.
         task (str): ``'cls'``, ``'loc'`` or ``'seg'``.
-        seg_classes (Sequence[str]): Mask channels for the seg task, a
-            subset of :data:`JSRT_SEG_CLASSES` in any order. Defaults to all
-            five.
+        seg_classes (Sequence[str]): Mask channels for the seg task (and
+            the box classes of ``loc_target='organs'``), a subset of
+            :data:`JSRT_SEG_CLASSES` in any order. Defaults to all five.
+        loc_target (str): What the loc task boxes: ``'nodules'`` (the
+            JPCLN nodules, class ``nodule``) or ``'organs'`` (one box per
+            ``seg_classes`` organ, from its SCR mask). Defaults to
+            ``'nodules'``.
         pixel_spacing (float): mm per pixel of the images in ``images/``.
             Defaults to 0.35 (the 1024 x 1024 version).
         original_grid (int): Side of the grid of the clinical file's nodule
@@ -207,6 +214,7 @@ class JSRTDataset(BaseCXRDataset):
                  split: str = 'all',
                  task: str = 'cls',
                  seg_classes: Sequence[str] = JSRT_SEG_CLASSES,
+                 loc_target: str = 'nodules',
                  pixel_spacing: float = 0.35,
                  original_grid: int = 2048,
                  clinical_file: str = 'CLNDAT_EN.txt',
@@ -225,6 +233,10 @@ class JSRTDataset(BaseCXRDataset):
             raise CXRDatasetError(
                 f'JSRTDataset: unknown split {split!r}; expected train, '
                 'val, test or all')
+        if loc_target not in ('nodules', 'organs'):
+            raise CXRDatasetError(
+                f'JSRTDataset: unknown loc_target {loc_target!r}; expected '
+                'nodules or organs')
         if pixel_spacing <= 0 or original_grid <= 0:
             raise CXRDatasetError('JSRTDataset: pixel_spacing and '
                                   'original_grid must be positive')
@@ -234,7 +246,10 @@ class JSRTDataset(BaseCXRDataset):
         self.clinical_file = clinical_file
         self.non_nodule_file = non_nodule_file
         self.split_dir = split_dir
+        self.loc_target = loc_target
         meta = dict(seg_classes=seg_classes)
+        if loc_target == 'organs':
+            meta.update(box_classes=seg_classes)
         meta.update(metainfo or {})
         super().__init__(
             task=task, data_root=data_root, metainfo=meta, **kwargs)
@@ -317,6 +332,24 @@ class JSRTDataset(BaseCXRDataset):
             float(np.clip(cy + half, 0, height))
         ]
 
+    def _organ_box(self, name: str, organ: str,
+                   shape: Tuple[int, int]) -> List[float]:
+        """xyxy box (pixel edges) of the SCR mask of ``organ``."""
+        path = osp.join(self.data_root, 'scr_masks', organ, f'{name}.gif')
+        mask = read_binary_mask(path, expected_shape=shape)
+        rows = np.flatnonzero(mask.any(axis=1))
+        cols = np.flatnonzero(mask.any(axis=0))
+        if rows.size == 0:
+            raise CXRDatasetError(
+                f'{path}: the {organ} mask is empty, so it has no box '
+                '(loc_target=\'organs\')')
+        return [
+            float(cols[0]),
+            float(rows[0]),
+            float(cols[-1] + 1),
+            float(rows[-1] + 1)
+        ]
+
     def load_records(self) -> List[dict]:
         names = self._image_names()
         clinical_path = osp.join(self.data_root, self.clinical_file)
@@ -342,6 +375,14 @@ class JSRTDataset(BaseCXRDataset):
         if self.task == 'cls':
             info['gt_score'] = np.array([float(nodule is not None)],
                                         dtype=np.float32)
+        elif self.task == 'loc' and self.loc_target == 'organs':
+            info['instances'] = [
+                dict(
+                    bbox=self._organ_box(name, organ, (height, width)),
+                    bbox_label=label,
+                    ignore_flag=0)
+                for label, organ in enumerate(self.task_classes)
+            ]
         elif self.task == 'loc':
             info['instances'] = [] if nodule is None else [
                 dict(

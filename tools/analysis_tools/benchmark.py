@@ -117,6 +117,9 @@ def _set_resize(pipeline: List[dict], shape: int) -> None:
         if transform.get('type') in ('mmdet.Resize', 'Resize'):
             transform['scale'] = (shape, shape)
             transform['keep_ratio'] = False
+        elif transform.get('type') in ('mmpretrain.RandomResizedCrop',
+                                       'RandomResizedCrop'):
+            transform['scale'] = shape  # the cls train pipelines
 
 
 def slot_datasets(cfg: Config, data_cfg: Optional[Config],
@@ -394,7 +397,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     # (a)
     results, weight = benchmark_overhead.run_benchmark(
         cfg, args.tasks, args.shape, args.batch_size, args.iters,
-        args.warmup, args.device, None, args.seed)
+        args.warmup, args.device, None, args.seed, args.rounds)
     tasks = [r['task'] for r in results]
     steps = {r['task']: r['fx_teacher_ms'] for r in results}
     table_a = benchmark_overhead.format_table(results, weight)
@@ -422,7 +425,8 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     data_name = args.data_config or args.config
     header = (f'Config: `{args.config}`, data: `{data_name}`, input '
               f'{args.shape}x{args.shape}, batch {args.batch_size}, medians '
-              f'of {args.iters} repetitions after {args.warmup} warm-up')
+              f'of {args.iters} repetitions after {args.warmup} warm-up; '
+              f'(a): {args.rounds} rounds')
     report = '\n\n'.join([
         header, '### (a) Train-step time vs single-task models', table_a,
         '### (b) Lock-release, teacher update and slot change per slot',

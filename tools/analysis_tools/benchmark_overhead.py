@@ -22,10 +22,14 @@ FoundationX is timed twice:
 - ``FoundationX + teacher``: with the mean-teacher consistency term of the
   method (one extra no-grad teacher forward): the cost of the method.
 
-The three (or four) models step in turn within each repetition, in a
-rotating order, so that machine load affects them alike; the table gives
-the median over ``--iters`` repetitions after ``--warmup``. All models train
-every parameter (release phase) with AdamW.
+The three models step in turn within each repetition, in a rotating
+order, so that machine load affects them alike. A round is ``--iters``
+such repetitions (after ``--warmup`` untimed ones, before the first round
+only); each round gives its ratios (of the median step times of the
+round), and ``--rounds`` rounds (default 3) give each ratio's min / median
+/ max, so that one noisy round does not decide a target: the target is
+checked on the median. Step times in the table are medians over all
+rounds. All models train every parameter (release phase) with AdamW.
 
 Example::
 
@@ -74,6 +78,12 @@ def add_step_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         '--warmup', type=int, default=2, help='untimed repetitions first')
     parser.add_argument(
+        '--rounds',
+        type=int,
+        default=3,
+        help='rounds of --iters repetitions; each ratio is reported as '
+        'min / median / max over the rounds')
+    parser.add_argument(
         '--shape', type=int, default=224, help='square input size')
     parser.add_argument('--batch-size', type=int, default=2)
     parser.add_argument(
@@ -95,6 +105,8 @@ def load_config(args: argparse.Namespace) -> Config:
     registered and the per-parameter initialisation log silenced)."""
     if args.iters < 1:
         raise ValueError('--iters must be >= 1')
+    if args.rounds < 1:
+        raise ValueError('--rounds must be >= 1')
     if 'seg' in args.tasks and args.batch_size < 2:
         raise ValueError('--batch-size must be >= 2 for seg: the UperNet '
                          'pooling branch (1x1 BatchNorm) needs 2 samples')
@@ -371,9 +383,14 @@ def _timed_step(model: nn.Module, optim: OptimWrapper, data: dict,
 
 def run_benchmark(cfg: Config, tasks: Sequence[str], shape: int,
                   batch_size: int, iters: int, warmup: int, device: str,
-                  consistency_weight: Optional[float],
-                  seed: int) -> Tuple[List[dict], float]:
-    """Time the steps; one result dict per task."""
+                  consistency_weight: Optional[float], seed: int,
+                  rounds: int = 1) -> Tuple[List[dict], float]:
+    """Time the steps; one result dict per task.
+
+    ``ratio`` / ``ratio_teacher`` are the medians over the rounds of each
+    round's ratio, with ``*_min`` / ``*_max`` and the per-round values in
+    ``rounds`` (list of dict(ratio, ratio_teacher)).
+    """
     torch.manual_seed(seed)
     model_cfg = copy.deepcopy(cfg.model)
     if model_cfg.get('type') != 'FoundationX':
@@ -404,40 +421,57 @@ def run_benchmark(cfg: Config, tasks: Sequence[str], shape: int,
         fx.consistency_weight = weight if with_teacher else 0.0
         return _timed_step(fx, fx_optim, factory.fx(task), device)
 
-    times: Dict[str, Dict[str, List[float]]] = {
+    # times[round][task][variant]: ms of each timed step
+    times: List[Dict[str, Dict[str, List[float]]]] = [{
         task: dict(single=[], fx=[], fx_teacher=[])
         for task in tasks
-    }
+    } for _ in range(rounds)]
     runners: Dict[str, Callable[[str], float]] = dict(
         single=lambda t: _timed_step(singles[t], optims[t], factory.single(t),
                                      device),
         fx=lambda t: fx_step(t, False),
         fx_teacher=lambda t: fx_step(t, True))
     order = list(runners)
-    for rep in range(warmup + iters):
+    for rep in range(warmup + iters * rounds):
         for task in tasks:
             shift = rep % len(order)
             for variant in order[shift:] + order[:shift]:
                 elapsed = runners[variant](task)
                 if rep >= warmup:
-                    times[task][variant].append(elapsed)
+                    times[(rep - warmup) // iters][task][variant].append(
+                        elapsed)
     results = []
     for task in tasks:
-        median = {k: statistics.median(v) for k, v in times[task].items()}
-        results.append(
-            dict(
-                task=task,
-                dataset=factory.heads[task][0],
-                single_name=SINGLE_TASK_NAMES[task],
-                single_ms=median['single'],
-                fx_ms=median['fx'],
-                fx_teacher_ms=median['fx_teacher'],
-                ratio=median['fx'] / median['single'],
-                ratio_teacher=median['fx_teacher'] / median['single'],
-                single_params=sum(p.numel()
-                                  for p in singles[task].parameters()),
-            ))
+        per_round = []
+        for timed in times:
+            median = {k: statistics.median(v) for k, v in timed[task].items()}
+            per_round.append(
+                dict(
+                    ratio=median['fx'] / median['single'],
+                    ratio_teacher=median['fx_teacher'] / median['single']))
+        result = dict(
+            task=task,
+            dataset=factory.heads[task][0],
+            single_name=SINGLE_TASK_NAMES[task],
+            rounds=per_round,
+            single_params=sum(p.numel() for p in singles[task].parameters()))
+        for variant in order:
+            result[f'{variant}_ms'] = statistics.median(
+                ms for timed in times for ms in timed[task][variant])
+        for key in ('ratio', 'ratio_teacher'):
+            values = [r[key] for r in per_round]
+            result[key] = statistics.median(values)
+            result[f'{key}_min'] = min(values)
+            result[f'{key}_max'] = max(values)
+        results.append(result)
     return results, weight
+
+
+def _ratio_cell(result: dict, key: str, flag: bool = False) -> str:
+    """``median (min-max)`` of a ratio over the rounds."""
+    mark = ' (!)' if flag and result[key] > TARGET_RATIO else ''
+    return (f"{result[key]:.3f}{mark} ({result[f'{key}_min']:.3f}-"
+            f"{result[f'{key}_max']:.3f})")
 
 
 def format_table(results: List[dict], weight: float) -> str:
@@ -447,19 +481,23 @@ def format_table(results: List[dict], weight: float) -> str:
         'ratio |', '|---|---|---|---:|---:|---:|---:|---:|'
     ]
     for r in results:
-        flag = '' if r['ratio'] <= TARGET_RATIO else ' (!)'
         lines.append(f"| {r['task']} | {r['dataset']} | {r['single_name']} | "
                      f"{r['single_ms']:.1f} | {r['fx_ms']:.1f} | "
-                     f"{r['ratio']:.3f}{flag} | {r['fx_teacher_ms']:.1f} | "
-                     f"{r['ratio_teacher']:.3f} |")
+                     f"{_ratio_cell(r, 'ratio', True)} | "
+                     f"{r['fx_teacher_ms']:.1f} | "
+                     f"{_ratio_cell(r, 'ratio_teacher')} |")
+    rounds = len(results[0]['rounds']) if results else 0
     lines.append('')
     lines.append(
-        f'Ratios are FoundationX / single-task (target <= {TARGET_RATIO}). '
+        f'Ratios are FoundationX / single-task (target <= {TARGET_RATIO}), '
+        f'median (min-max) over {rounds} round(s), each the ratio of the '
+        "round's median step times; ms/step are medians over all rounds. "
         '"FoundationX": the student with the task loss only (no teacher '
         'forward), i.e. the cost of the shared multi-head model. '
         '"FoundationX + teacher": with the mean-teacher consistency loss '
         f'(consistency_weight={weight}), part of the method: one extra '
-        'no-grad teacher forward per step. (!) marks a ratio above target.')
+        'no-grad teacher forward per step. (!) marks a median ratio above '
+        'target.')
     return '\n'.join(lines)
 
 
@@ -494,10 +532,10 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     results, weight = run_benchmark(cfg, args.tasks, args.shape,
                                     args.batch_size, args.iters, args.warmup,
                                     args.device, args.consistency_weight,
-                                    args.seed)
+                                    args.seed, args.rounds)
     header = (f'Config: `{args.config}`, input {args.shape}x{args.shape}, '
-              f'batch {args.batch_size}, median of {args.iters} steps after '
-              f'{args.warmup} warm-up')
+              f'batch {args.batch_size}, {args.rounds} rounds of '
+              f'{args.iters} steps after {args.warmup} warm-up')
     table = format_table(results, weight)
     print(header + '\n\n' + table)
     if args.out:

@@ -23,13 +23,42 @@ siim_root = '{{$FX_SIIM_ROOT:data/siim-acr-pneumothorax}}'
 # ---------------------------------------------------------------------------
 # Pipelines (the paper's 224 px input)
 image_size = 224
-train_pipeline = [
-    dict(type='LoadCXRImage'),
-    dict(type='LoadCXRAnnotations'),
-    dict(type='mmdet.Resize', scale=(image_size, image_size),
-         keep_ratio=False),
-    dict(type='PackFXInputs'),
-]
+# Train-time augmentation per task, after the research code's (what differs
+# and why: docs/datasets.md, "Augmentation"). FXRandomFlip swaps the classes
+# named left / right (mask channels, box labels) when it flips.
+load = [dict(type='LoadCXRImage'), dict(type='LoadCXRAnnotations')]
+resize = dict(
+    type='mmdet.Resize', scale=(image_size, image_size), keep_ratio=False)
+brightness_contrast = dict(
+    type='RandomApply',
+    prob=0.5,
+    transforms=[
+        dict(type='mmpretrain.ColorJitter', brightness=0.2, contrast=0.2)
+    ])
+train_pipelines = dict(
+    cls=load + [
+        dict(type='mmpretrain.RandomResizedCrop', scale=image_size),
+        dict(type='FXRandomFlip', prob=0.5),
+        dict(type='mmseg.RandomRotate', prob=1.0, degree=7, pad_val=0),
+        dict(type='PackFXInputs'),
+    ],
+    loc=load + [
+        resize,
+        dict(type='FXRandomFlip', prob=0.5),
+        dict(type='PackFXInputs'),
+    ],
+    seg=load + [
+        resize,
+        dict(type='FXRandomFlip', prob=0.5),
+        dict(
+            type='mmseg.RandomRotate',
+            prob=0.5,
+            degree=10,
+            pad_val=0,
+            seg_pad_val=0),
+        brightness_contrast,
+        dict(type='PackFXInputs'),
+    ])
 # annotations are loaded AFTER Resize: ground truth stays in original
 # pixels, where predictions are rescaled to
 test_pipeline = [
@@ -193,22 +222,22 @@ slot_table = [
 ]
 
 
-def make_slots(split, pipeline):
+def make_slots(split, pipelines):
     return [
         dict(
             dataset=dict(
                 **loader,
                 **loader_splits[split],
                 task=task,
-                pipeline=pipeline,
+                pipeline=pipelines[task],
                 test_mode=split != 'train'))
         for _, loader, loader_splits, tasks in slot_table for task in tasks
     ]
 
 
-train_slots = make_slots('train', train_pipeline)
-val_slots = make_slots('val', test_pipeline)
-test_slots = make_slots('test', test_pipeline)
+train_slots = make_slots('train', train_pipelines)
+val_slots = make_slots('val', {t: test_pipeline for t in train_pipelines})
+test_slots = make_slots('test', {t: test_pipeline for t in train_pipelines})
 
 metric_types = dict(cls='MultiLabelAUC', loc='DetectionMAP', seg='DiceMetric')
 mean_over = dict(chexpert=competition_classes, mimic_cxr=competition_classes)

@@ -16,8 +16,10 @@ own transforms:
   drawn as ``left_lung`` lies where the right lung is drawn after the flip.
   mmdet's ``RandomFlip`` is not label-aware (and ignores mmcv's
   ``swap_seg_labels``, which swaps label values of a label map, not
-  channels); :class:`FXRandomFlip` swaps mask channels and box labels.
+  channels); :class:`FXRandomFlip` swaps mask channels and box labels,
+  by default the pairs of classes named after a side (:func:`side_pairs`).
 """
+import re
 from numbers import Number
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -45,6 +47,57 @@ def _check_pairs(pairs: PairList, name: str) -> List[Tuple[int, int]]:
     return pairs
 
 
+_SIDE_WORD = re.compile(r'(?<![a-z])(left|right)(?![a-z])', re.IGNORECASE)
+_SIDE_CODE = re.compile(r'^([LR])(\d+)$')  # VinDr-RibCXR: R1..R10, L1..L10
+_OTHER_SIDE = dict(
+    left='right', right='left', Left='Right', Right='Left', LEFT='RIGHT',
+    RIGHT='LEFT', L='R', R='L')
+
+
+def _counterpart(name: str) -> Optional[str]:
+    """The class name of the other side, or None for a class without a
+    side. ``left_lung`` <-> ``right_lung``, ``Left Lung`` <-> ``Right
+    Lung``, ``L3`` <-> ``R3``."""
+    code = _SIDE_CODE.match(name)
+    if code:
+        return _OTHER_SIDE[code.group(1)] + code.group(2)
+    if not _SIDE_WORD.search(name):
+        return None
+    return _SIDE_WORD.sub(
+        lambda m: _OTHER_SIDE.get(m.group(1), m.group(1).swapcase()), name)
+
+
+def side_pairs(classes: Sequence[str],
+               where: str = '') -> List[Tuple[int, int]]:
+    """Index pairs of the classes that trade places in a horizontal flip.
+
+    A class is sided when its name holds the word ``left`` or ``right``
+    (any case, words split by ``_``, ``-``, space...) or is a rib code
+    ``L<n>`` / ``R<n>``; its counterpart is the same name with the other
+    side.
+
+    Raises:
+        ValueError: A sided class without its counterpart among
+            ``classes``: a flip cannot keep its meaning (leave the flip
+            out of that set's pipeline).
+    """
+    classes = list(classes)
+    pairs = []
+    for i, name in enumerate(classes):
+        other = _counterpart(name)
+        if other is None:
+            continue
+        if other not in classes:
+            raise ValueError(
+                f'{where}: class {name!r} names a side but {other!r} is not '
+                f'a class ({classes}); a horizontal flip would make it '
+                'wrong: remove the flip from this pipeline')
+        j = classes.index(other)
+        if i < j:
+            pairs.append((i, j))
+    return pairs
+
+
 @TRANSFORMS.register_module()
 class FXRandomFlip(MMDetRandomFlip):
     """mmdet's ``RandomFlip`` that also swaps left/right classes.
@@ -57,8 +110,16 @@ class FXRandomFlip(MMDetRandomFlip):
     label-aware: with side-specific classes it teaches the model that
     either side is either label.
 
+    Without explicit pairs, the pairs come from the sample's class names
+    (``task_classes``, which fx_mm's datasets put in every sample):
+    :func:`side_pairs` pairs ``left_lung`` with ``right_lung``, ``Left
+    Lung`` with ``Right Lung``, ``L3`` with ``R3``; a sided class without a
+    counterpart is an error. Classes without a side are left alone, so the
+    one transform serves every set.
+
     Required Keys: as ``mmdet.RandomFlip`` (``img``, optional
-    ``gt_bboxes``, ``gt_bboxes_labels``, ``gt_seg_map``).
+    ``gt_bboxes``, ``gt_bboxes_labels``, ``gt_seg_map``), optional
+    ``task_classes`` (the class names of the sample's task).
 
     Modified Keys: as ``mmdet.RandomFlip``; ``gt_seg_map`` (H, W, C)
     channels and ``gt_bboxes_labels`` values are swapped per pair.
@@ -70,10 +131,10 @@ class FXRandomFlip(MMDetRandomFlip):
         seg_swap_pairs (Sequence[tuple[int, int]], optional): Channel
             index pairs of ``gt_seg_map`` to swap, e.g. ``[(1, 2), (3, 4)]``
             for JSRT's (heart, left_lung, right_lung, left_clavicle,
-            right_clavicle).
+            right_clavicle). Defaults to the pairs of ``task_classes``.
         box_swap_pairs (Sequence[tuple[int, int]], optional): Box label
             pairs to swap, e.g. ``[(0, 1)]`` for CheXmask's (Left Lung,
-            Right Lung, Heart).
+            Right Lung, Heart). Defaults to the pairs of ``task_classes``.
     """
 
     def __init__(self,
@@ -82,18 +143,29 @@ class FXRandomFlip(MMDetRandomFlip):
                  seg_swap_pairs: PairList = None,
                  box_swap_pairs: PairList = None) -> None:
         super().__init__(prob=prob, direction=direction)
-        self.seg_swap_pairs = _check_pairs(seg_swap_pairs, 'seg_swap_pairs')
-        self.box_swap_pairs = _check_pairs(box_swap_pairs, 'box_swap_pairs')
+        self.seg_swap_pairs = None if seg_swap_pairs is None else \
+            _check_pairs(seg_swap_pairs, 'seg_swap_pairs')
+        self.box_swap_pairs = None if box_swap_pairs is None else \
+            _check_pairs(box_swap_pairs, 'box_swap_pairs')
 
     def _flip(self, results: dict) -> None:
         super()._flip(results)
         if results['flip_direction'] not in ('horizontal', 'diagonal'):
             return
+        by_name = None
+        if results.get('task_classes') is not None and (
+                self.seg_swap_pairs is None or self.box_swap_pairs is None):
+            by_name = side_pairs(results['task_classes'],
+                                 results.get('img_path', 'FXRandomFlip'))
+        seg_pairs = by_name if self.seg_swap_pairs is None \
+            else self.seg_swap_pairs
+        box_pairs = by_name if self.box_swap_pairs is None \
+            else self.box_swap_pairs
         seg = results.get('gt_seg_map')
-        if seg is not None and self.seg_swap_pairs:
+        if seg is not None and seg_pairs:
             channels = 1 if seg.ndim == 2 else seg.shape[2]
             order = list(range(channels))
-            for i, j in self.seg_swap_pairs:
+            for i, j in seg_pairs:
                 if max(i, j) >= channels:
                     raise ValueError(
                         f'{results.get("img_path")}: seg_swap_pairs '
@@ -102,9 +174,9 @@ class FXRandomFlip(MMDetRandomFlip):
                 order[i], order[j] = j, i
             results['gt_seg_map'] = np.ascontiguousarray(seg[..., order])
         labels = results.get('gt_bboxes_labels')
-        if labels is not None and self.box_swap_pairs:
+        if labels is not None and box_pairs:
             swapped = labels.copy()
-            for i, j in self.box_swap_pairs:
+            for i, j in box_pairs:
                 swapped[labels == i] = j
                 swapped[labels == j] = i
             results['gt_bboxes_labels'] = swapped
