@@ -129,14 +129,15 @@ def test_benchmark_overhead_script(tmp_path, capsys):
         benchmark.main([config, '--batch-size', '1'])
     benchmark.main([
         config, '--iters', '1', '--warmup', '0', '--shape', '64',
-        '--batch-size', '2', '--device', 'cpu', '--out',
+        '--batch-size', '2', '--device', 'cpu', '--rounds', '1', '--out',
         str(out)
     ])
     stdout = capsys.readouterr().out
+    # ratio cells: "median (min-max)" over the rounds
     rows = re.findall(
         r'^\| (cls|loc|seg) \| phantom_a \| (.+?) \| ([\d.]+) \| ([\d.]+) \| '
-        r'([\d.]+)(?: \(!\))? \| ([\d.]+) \| ([\d.]+) \|$', stdout,
-        re.MULTILINE)
+        r'([\d.]+)(?: \(!\))? \([\d.]+-[\d.]+\) \| ([\d.]+) \| '
+        r'([\d.]+) \([\d.]+-[\d.]+\) \|$', stdout, re.MULTILINE)
     assert [r[0] for r in rows] == ['cls', 'loc', 'seg'], stdout
     assert [r[1] for r in rows] == [
         'mmpretrain ImageClassifier', 'mmdet DINO',
