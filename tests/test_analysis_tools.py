@@ -239,6 +239,9 @@ def test_benchmark_overhead_rounds(tmp_path, monkeypatch, capsys):
         benchmark_overhead.main([config, '--rounds', '0'])
 
 
+# a real 2-cycle run with val_scope='all' (~2 min on 2 cores): kept out of
+# the default run to hold it under 30 min; `pytest -m slow` runs it
+@pytest.mark.slow
 def test_transfer_matrix_from_a_real_run(tmp_path, capsys):
     """2 cycles of 2 slots, every val slot validated after every slot:
     each cell is the logged change over that slot's training."""

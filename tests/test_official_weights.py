@@ -102,6 +102,9 @@ class LoadRecorder(Hook):
         }
 
 
+# two full-size Swin-B training steps with the teacher (~2 min on 2 cores):
+# kept out of the default run to hold it under 30 min; `pytest -m slow`
+@pytest.mark.slow
 def test_continued_pretraining_with_a_new_slot(official, jsrt_root, tmp_path):
     path, _ = official
     cfg = load_config(CONTINUED, FX_CHECKPOINT=path, FX_JSRT_ROOT=jsrt_root)
