@@ -182,6 +182,7 @@ class ResearchDINODatasetDecoder(BaseModule):
         self.num_queries = num_queries
         self.embed_dims = embed_dims
         bbox_head = dict(bbox_head)
+        num_score_columns = bbox_head.pop('num_score_columns')
         self.bbox_head = build_in_scope(
             two_stage_head_cfg(
                 bbox_head,
@@ -189,7 +190,7 @@ class ResearchDINODatasetDecoder(BaseModule):
                 embed_dims,
                 train_cfg,
                 test_cfg,
-                num_classes=bbox_head.pop('num_score_columns'),
+                num_classes=num_score_columns,
                 num_dataset_classes=num_classes,
                 # the class itself: built in mmdet's scope, so that its
                 # losses and assigner resolve there
