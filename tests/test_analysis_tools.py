@@ -168,14 +168,104 @@ def test_single_task_config_keeps_one_task_and_its_budget(tmp_path):
             multitask_ablation.single_task_config(cfg, 'seg'), 'cls')
 
 
+def test_study_variants_keep_the_budget(tmp_path):
+    """no-lock: one release phase of the same length; no-consistency: the
+    teacher kept, its consistency loss off; --seeds: randomness.seed."""
+    cfg = tiny_demo_config(str(tmp_path), num_images=12, batch_size=2)
+    cfg.model.consistency_weight = 0.5
+    runs = multitask_ablation.study_runs(cfg, ['no-lock', 'no-consistency'])
+    assert list(runs) == [
+        'multi-task', 'no-lock', 'no-consistency', 'single-task_cls',
+        'single-task_loc', 'single-task_seg'
+    ]
+    no_lock = runs['no-lock']
+    assert no_lock.train_cfg.lock_fraction == 0
+    assert no_lock.train_cfg.release_fraction == 1.5
+    assert no_lock.train_cfg.slots == cfg.train_cfg.slots
+    # 6 train images per slot, batch 2: ceil(9/2) = 5 = ceil(3/2) + ceil(6/2)
+    assert multitask_ablation.train_iterations(no_lock) == \
+        multitask_ablation.train_iterations(cfg) == 6 * 5
+    no_consistency = runs['no-consistency']
+    assert no_consistency.model.consistency_weight == 0
+    assert no_consistency.model.with_teacher
+    assert no_consistency.train_cfg == cfg.train_cfg
+    # the source config is left as it was
+    assert cfg.model.consistency_weight == 0.5
+    assert cfg.train_cfg.lock_fraction == 0.5
+    seeded = multitask_ablation.seeded_config(cfg, 7)
+    assert seeded.randomness.seed == 7 and cfg.randomness.seed == 0
+    assert multitask_ablation.seeded_config(cfg, None) is cfg
+
+    cfg.model.consistency_weight = 0.0
+    with pytest.raises(ValueError, match='no teacher consistency loss'):
+        multitask_ablation.study_runs(cfg, ['no-consistency'])
+
+
+def test_study_summary_over_seeds():
+    """Mean and sample sd of each run's metric and of the paired
+    differences to the single-task run, matched by (dataset, task,
+    network) whatever the row order of a seed."""
+
+    def results(multi, no_lock, single):
+        return {
+            'multi-task': {
+                ('jsrt', 'seg', 'teacher'): multi,
+                ('jsrt', 'cls', 'teacher'): multi - 10
+            },
+            'no-lock': {
+                ('jsrt', 'seg', 'teacher'): no_lock,
+                ('jsrt', 'cls', 'teacher'): math.nan
+            },
+            'single-task_seg': {
+                ('jsrt', 'seg', 'teacher'): single
+            },
+            'single-task_cls': {
+                ('jsrt', 'cls', 'teacher'): single - 10
+            },
+        }
+
+    seeds = {
+        '0':
+        multitask_ablation.ablation_rows(results(80.0, 78.0, 79.0)),
+        '1':
+        multitask_ablation.ablation_rows(results(84.0, 79.0, 80.0)),
+        '2':
+        list(
+            reversed(
+                multitask_ablation.ablation_rows(results(82.0, 80.0, 75.0)))),
+    }
+    summary = multitask_ablation.summarise(seeds)
+    seg = next(r for r in summary if r['task'] == 'seg')
+    assert seg['seeds'] == 3
+    assert seg['multi_task']['mean'] == pytest.approx(82.0)
+    assert seg['multi_task']['sd'] == pytest.approx(2.0)
+    assert seg['single_task']['values'] == [79.0, 80.0, 75.0]
+    # paired: 1, 4, 7 -> mean 4, sd 3
+    assert seg['multi_task - single_task']['mean'] == pytest.approx(4.0)
+    assert seg['multi_task - single_task']['sd'] == pytest.approx(3.0)
+    assert seg['no-lock - single_task']['values'] == [-1.0, -1.0, 5.0]
+    cls = next(r for r in summary if r['task'] == 'cls')
+    assert math.isnan(cls['no-lock']['mean'])
+    table = multitask_ablation.format_summary(summary, {})
+    assert '| jsrt | seg | Dice | teacher | 82.00 ± 2.00 | 79.00 ± 1.00 ' \
+        in table
+    assert '| +4.00 ± 3.00 |' in table
+    assert 'Mean ± sd over 3 seeds.' in table
+
+
 def test_multitask_ablation_trains_and_compares(tmp_path, capsys):
     cfg = tiny_two_slot_config(str(tmp_path))
     config = write_config(cfg, str(tmp_path / 'tiny.py'))
     work_dir = tmp_path / 'ablation'
-    table = multitask_ablation.main([config, '--work-dir', str(work_dir)])
+    table = multitask_ablation.main(
+        [config, '--work-dir',
+         str(work_dir), '--variants', 'no-lock'])
     report = json.loads((work_dir / 'ablation.json').read_text())
     runs = report['runs']
-    assert set(runs) == {'multi-task', 'single-task_cls', 'single-task_seg'}
+    assert set(runs) == {
+        'multi-task', 'no-lock', 'single-task_cls', 'single-task_seg'
+    }
+    assert runs['no-lock']['iterations'] == 6
     # 4 train images, batch 2: (1 lock + 2 release) per slot or 3 release
     assert runs['multi-task']['iterations'] == 6
     assert runs['single-task_cls']['iterations'] == 3
@@ -188,8 +278,10 @@ def test_multitask_ablation_trains_and_compares(tmp_path, capsys):
         (work_dir / 'single-task_seg' / 'results.json').read_text())
     assert {row['cls AUC'] for row in seg_only['table']} == {None}
     rows = report['rows']
-    assert {(r['task'], r['network']) for r in rows} == {
-        (t, n) for t in ('cls', 'seg') for n in ('teacher', 'student')}
+    assert {(r['task'], r['network'])
+            for r in rows} == {(t, n)
+                               for t in ('cls', 'seg')
+                               for n in ('teacher', 'student')}
     for row in rows:
         run = 'single-task_' + row['task']
         metric = f'{row["network"]}/phantom_a/{row["task"]}/{row["metric"]}'
@@ -197,17 +289,22 @@ def test_multitask_ablation_trains_and_compares(tmp_path, capsys):
             (work_dir / run / 'results.json').read_text())['metrics'][metric]
         multi = json.loads((work_dir / 'multi-task' /
                             'results.json').read_text())['metrics'][metric]
+        no_lock = json.loads((work_dir / 'no-lock' /
+                              'results.json').read_text())['metrics'][metric]
         assert row['single_task'] == single and row['multi_task'] == multi
+        assert row['no-lock'] == no_lock
         assert row['difference'] == pytest.approx(multi - single)
     assert (work_dir / 'ablation.md').read_text().strip() == table
     # --reuse reads the finished runs instead of training again
     log = work_dir / 'multi-task' / 'train_stdout.log'
     mtime = log.stat().st_mtime
     capsys.readouterr()
-    again = multitask_ablation.main(
-        [config, '--work-dir', str(work_dir), '--reuse'])
+    again = multitask_ablation.main([
+        config, '--work-dir',
+        str(work_dir), '--variants', 'no-lock', '--reuse'
+    ])
     assert again == table and log.stat().st_mtime == mtime
-    assert capsys.readouterr().out.count(': reusing ') == 3
+    assert capsys.readouterr().out.count(': reusing ') == 4
 
 
 def test_benchmark_overhead_rounds(tmp_path, monkeypatch, capsys):

@@ -17,10 +17,24 @@ initialisation seed, optimiser, schedule, batch size and mean teacher are
 the config's in every run. The multi-task model therefore costs the sum of
 the single-task models' iterations and gives one network instead of N.
 
+Which part of the method does what (``--variants``), each trained with
+the multi-task run's slots, iterations and seed:
+
+- ``no-lock``: no lock phase, every slot's budget as one release phase
+  (plain round-robin multi-task training);
+- ``no-consistency``: the mean teacher is kept (EMA, predictions) but
+  the student-teacher feature-consistency loss is off.
+
+Several seeds (``--seeds 0 1 2``): every run is repeated with
+``randomness.seed`` set to each (the seed of the weight init, the data
+order and the augmentations), in ``--work-dir/seed_<seed>/<run>/``, and the
+summary gives mean +- sd (sample sd over the seeds) of each metric and of
+each paired difference "variant - single-task".
+
 Writes ``ablation.md`` / ``ablation.json`` into ``--work-dir`` (one row
-per (dataset, task, network): the multi-task metric, the single-task
-metric and their difference) and prints the table. Each run keeps its
-config, logs, checkpoint and results table in ``--work-dir/<run>/``;
+per (dataset, task, network): each run's metric and the difference
+multi-task - single-task) and prints the table. Each run keeps its
+config, logs, checkpoint and results table in its run folder;
 ``--reuse`` skips runs whose ``results.json`` already exists.
 
 Example (real JSRT, nodule cls + nodule loc + organ seg)::
@@ -29,6 +43,14 @@ Example (real JSRT, nodule cls + nodule loc + organ seg)::
     python tools/analysis_tools/multitask_ablation.py \\
         configs/foundation_x/fx_swin-t_jsrt_multitask.py \\
         --work-dir work_dirs/jsrt_ablation
+
+The cross-task study of docs/results.md (3 seeds, both variants)::
+
+    FX_JSRT_ROOT=../shared/data/jsrt \\
+    python tools/analysis_tools/multitask_ablation.py \\
+        configs/foundation_x/fx_swin-t_jsrt_cross-task.py \\
+        --work-dir work_dirs/jsrt_cross-task --seeds 0 1 2 \\
+        --variants no-lock no-consistency
 """
 import argparse
 import json
@@ -49,6 +71,8 @@ from fx_mm.utils import register_all_modules
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MULTI_TASK = 'multi-task'
+SINGLE_TASK = 'single-task'
+VARIANTS = ('no-lock', 'no-consistency')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -61,6 +85,19 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--reuse',
         action='store_true',
         help='skip runs that already have a results.json')
+    parser.add_argument(
+        '--seeds',
+        type=int,
+        nargs='+',
+        help='repeat every run with each of these seeds (randomness.seed) '
+        'and report mean +- sd; default: the config\'s seed, once')
+    parser.add_argument(
+        '--variants',
+        nargs='+',
+        default=[],
+        choices=VARIANTS,
+        help='multi-task runs without a part of the method: no-lock '
+        '(plain round-robin), no-consistency (no teacher consistency loss)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -119,8 +156,8 @@ def single_task_config(cfg: Config, task: str) -> Config:
     train_cfg.slots = [s for s in train_cfg.slots if _slot_task(s) == task]
     train_cfg.lock_fraction = 0.0
     train_cfg.release_fraction = budget
-    for loop, evaluator in (('val_cfg', 'val_evaluator'),
-                            ('test_cfg', 'test_evaluator')):
+    for loop, evaluator in (('val_cfg', 'val_evaluator'), ('test_cfg',
+                                                           'test_evaluator')):
         if cfg.get(loop) and 'slots' in cfg[loop]:
             cfg[loop].slots = [
                 s for s in cfg[loop].slots if _slot_task(s) == task
@@ -128,6 +165,62 @@ def single_task_config(cfg: Config, task: str) -> Config:
         if cfg.get(evaluator):
             cfg[evaluator] = _filter_evaluator(cfg[evaluator], task)
     return cfg
+
+
+def no_lock_config(cfg: Config) -> Config:
+    """``cfg`` with the same slots and iterations per slot and cycle, all
+    of them as one release phase: plain round-robin multi-task training."""
+    cfg = Config(cfg.to_dict(), filename=cfg.filename)
+    train_cfg = cfg.train_cfg
+    train_cfg.release_fraction = train_cfg.get(
+        'lock_fraction', 0.5) + train_cfg.get('release_fraction', 1.0)
+    train_cfg.lock_fraction = 0.0
+    return cfg
+
+
+def no_consistency_config(cfg: Config) -> Config:
+    """``cfg`` without the student-teacher consistency loss; the mean
+    teacher is still updated and evaluated."""
+    model = cfg.model
+    if not model.get('with_teacher', True) or not model.get(
+            'consistency_weight', 0):
+        raise ValueError(
+            f'{cfg.filename}: the model has no teacher consistency loss '
+            '(with_teacher / consistency_weight); no-consistency would be '
+            'the multi-task run itself')
+    cfg = Config(cfg.to_dict(), filename=cfg.filename)
+    cfg.model.consistency_weight = 0.0
+    return cfg
+
+
+VARIANT_CONFIGS = {
+    'no-lock': no_lock_config,
+    'no-consistency': no_consistency_config
+}
+
+
+def seeded_config(cfg: Config, seed: Optional[int]) -> Config:
+    """``cfg`` with ``randomness.seed = seed`` (``None``: as it is)."""
+    if seed is None:
+        return cfg
+    cfg = Config(cfg.to_dict(), filename=cfg.filename)
+    cfg.randomness = dict(cfg.get('randomness') or {}, seed=seed)
+    return cfg
+
+
+def study_runs(cfg: Config, variants: Sequence[str] = ()) -> Dict[str, Config]:
+    """``{run name: config}``: the multi-task run, the chosen variants and
+    one single-task run per task of the train slots."""
+    runs = {MULTI_TASK: cfg}
+    for variant in variants:
+        runs[variant] = VARIANT_CONFIGS[variant](cfg)
+    tasks = train_tasks(cfg)
+    if len(tasks) < 2:
+        raise ValueError(f'{cfg.filename}: the train slots hold one task '
+                         'only; nothing to compare')
+    for task in tasks:
+        runs[f'{SINGLE_TASK}_{task}'] = single_task_config(cfg, task)
+    return runs
 
 
 def _run(cmd: List[str], log_path: str) -> float:
@@ -150,9 +243,8 @@ def train_and_test(cfg: Config, run_dir: str) -> dict:
     config = osp.join(run_dir, 'config.py')
     cfg.dump(config)
     python = sys.executable
-    train_s = _run(
-        [python, 'tools/train.py', config, '--work-dir', run_dir],
-        osp.join(run_dir, 'train_stdout.log'))
+    train_s = _run([python, 'tools/train.py', config, '--work-dir', run_dir],
+                   osp.join(run_dir, 'train_stdout.log'))
     with open(osp.join(run_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
     test_s = _run([
@@ -179,8 +271,7 @@ def train_iterations(cfg: Config) -> int:
             fraction = train_cfg.get(f'{phase}_fraction',
                                      0.5 if phase == 'lock' else 1.0)
             per_cycle += phase_num_iters(size, fraction,
-                                         slot.get('batch_size', batch_size),
-                                         1)
+                                         slot.get('batch_size', batch_size), 1)
     return per_cycle * train_cfg.max_cycles
 
 
@@ -201,45 +292,186 @@ def headline_metrics(results_json: str) -> Dict[tuple, float]:
 
 
 def ablation_rows(results: Dict[str, Dict[tuple, float]]) -> List[dict]:
-    """Rows comparing the multi-task run with the single-task runs."""
+    """Rows of one seed: every run's metric per (dataset, task, network)
+    of the multi-task run, and the difference multi-task - single-task."""
+    variants = [
+        name for name in results
+        if name != MULTI_TASK and not name.startswith(SINGLE_TASK)
+    ]
     rows = []
     for (dataset, task, network), multi in sorted(
             results[MULTI_TASK].items(),
             key=lambda kv: (kv[0][1], kv[0][0], kv[0][2] != 'teacher')):
-        single = results.get(f'single-task_{task}',
-                             {}).get((dataset, task, network), math.nan)
-        rows.append(
-            dict(
-                dataset=dataset,
-                task=task,
-                metric=HEADLINE[task],
-                network=network,
-                multi_task=multi,
-                single_task=single,
-                difference=multi - single))
+        single = results.get(f'{SINGLE_TASK}_{task}', {}).get(
+            (dataset, task, network), math.nan)
+        row = dict(
+            dataset=dataset,
+            task=task,
+            metric=HEADLINE[task],
+            network=network,
+            multi_task=multi)
+        for variant in variants:
+            row[variant] = results[variant].get((dataset, task, network),
+                                                math.nan)
+        row.update(single_task=single, difference=multi - single)
+        rows.append(row)
     return rows
 
 
+def _run_columns(rows: List[dict]) -> List[str]:
+    """The runs' metric columns of ``rows`` (of one seed or of the
+    summary), in run order: multi-task, variants, single-task."""
+    if not rows:
+        return ['multi_task', 'single_task']
+    return [
+        k for k in rows[0]
+        if k not in ('dataset', 'task', 'metric', 'network', 'difference',
+                     'seeds') and not k.endswith(' - single_task')
+    ]
+
+
+def _column_title(key: str) -> str:
+    return key.replace('_', '-')
+
+
+def summarise(rows_per_seed: Dict[str, List[dict]]) -> List[dict]:
+    """Mean and sample sd over the seeds of every run's metric and of the
+    paired differences "run - single-task" (rows matched by dataset, task
+    and network)."""
+    seeds = list(rows_per_seed)
+    first = rows_per_seed[seeds[0]]
+    columns = _run_columns(first)
+    summary = []
+    for row in first:
+        key = (row['dataset'], row['task'], row['network'])
+        matched = [
+            next(r for r in rows_per_seed[seed]
+                 if (r['dataset'], r['task'], r['network']) == key)
+            for seed in seeds
+        ]
+        out = dict(
+            dataset=row['dataset'],
+            task=row['task'],
+            metric=row['metric'],
+            network=row['network'],
+            seeds=len(seeds))
+        for column in columns:
+            out[column] = _mean_sd([r[column] for r in matched])
+            if column != 'single_task':
+                out[f'{column} - single_task'] = _mean_sd(
+                    [r[column] - r['single_task'] for r in matched])
+        summary.append(out)
+    return summary
+
+
+def _mean_sd(values: List[float]) -> Dict[str, float]:
+    """Mean and sample sd (0 for one value); NaN when any value is NaN."""
+    mean = sum(values) / len(values)
+    if len(values) < 2 or math.isnan(mean):
+        sd = 0.0 if not math.isnan(mean) else math.nan
+    else:
+        sd = math.sqrt(sum((v - mean)**2 for v in values) / (len(values) - 1))
+    return dict(mean=mean, sd=sd, values=values)
+
+
+def _cell(stat: Dict[str, float], signed: bool = False) -> str:
+    fmt = '{:+.2f}' if signed else '{:.2f}'
+    if math.isnan(stat['mean']):
+        return '-'
+    if len(stat['values']) == 1:
+        return fmt.format(stat['mean'])
+    return f'{fmt.format(stat["mean"])} ± {stat["sd"]:.2f}'
+
+
 def format_ablation(rows: List[dict], runs: Dict[str, dict]) -> str:
+    """One seed's table: each run's metric and multi - single."""
+    columns = _run_columns(rows)
     cell = ('{:.2f}'.format)
     lines = [
-        '| dataset | task | metric | network | multi-task | single-task '
-        '| multi - single |', '|---|---|---|---|---|---|---|'
+        '| dataset | task | metric | network | ' +
+        ' | '.join(_column_title(c) for c in columns) + ' | multi - single |',
+        '|---|---|---|---|' + '---|' * (len(columns) + 1)
     ]
     for row in rows:
-        lines.append('| ' + ' | '.join([
-            row['dataset'], row['task'], row['metric'], row['network'],
-            cell(row['multi_task']),
-            cell(row['single_task']), f'{row["difference"]:+.2f}'
-        ]) + ' |')
-    lines += [
-        '', '| run | train iterations | train time (s) | test time (s) |',
+        lines.append('| ' + ' | '.join(
+            [row['dataset'], row['task'], row['metric'], row['network']] +
+            [cell(row[c])
+             for c in columns] + [f'{row["difference"]:+.2f}']) + ' |')
+    return '\n'.join(lines + [''] + _runs_table(runs))
+
+
+def format_summary(summary: List[dict], runs: Dict[str, dict]) -> str:
+    """The seeds' table: mean ± sd of each run's metric, then of each
+    paired difference to the single-task run."""
+    columns = _run_columns(summary)
+    differences = [c for c in columns if c != 'single_task']
+    lines = [
+        f'Mean ± sd over {summary[0]["seeds"]} seeds.', '',
+        '| dataset | task | metric | network | ' +
+        ' | '.join(_column_title(c) for c in columns) + ' | ' +
+        ' | '.join(f'{_column_title(c)} - single' for c in differences) + ' |',
+        '|---|---|---|---|' + '---|' * (len(columns) + len(differences))
+    ]
+    for row in summary:
+        lines.append('| ' + ' | '.join(
+            [row['dataset'], row['task'], row['metric'], row['network']] +
+            [_cell(row[c]) for c in columns] + [
+                _cell(row[f'{c} - single_task'], signed=True)
+                for c in differences
+            ]) + ' |')
+    return '\n'.join(lines + [''] + _runs_table(runs))
+
+
+def _runs_table(runs: Dict[str, dict]) -> List[str]:
+    lines = [
+        '| run | train iterations | train time (s) | test time (s) |',
         '|---|---|---|---|'
     ]
     for name, run in runs.items():
         lines.append(f'| {name} | {run["iterations"]} | '
                      f'{run["train_seconds"]} | {run["test_seconds"]} |')
-    return '\n'.join(lines)
+    return lines
+
+
+def _stat_to_json(value):
+    if isinstance(value, dict) and 'mean' in value:
+        values = [None if math.isnan(v) else v for v in value['values']]
+        return nan_to_null(dict(value, values=values))
+    return value
+
+
+def run_study(cfg: Config,
+              work_dir: str,
+              seed: Optional[int],
+              variants: Sequence[str],
+              reuse: bool = False) -> tuple:
+    """Train and test every run of one seed; returns (rows, runs)."""
+    cfg = seeded_config(cfg, seed)
+    seed_dir = work_dir if seed is None else osp.join(work_dir, f'seed_{seed}')
+    results, runs = {}, {}
+    for name, run_cfg in study_runs(cfg, variants).items():
+        run_dir = osp.join(seed_dir, name)
+        label = name if seed is None else f'{name} (seed {seed})'
+        results_json = osp.join(run_dir, 'results.json')
+        run_json = osp.join(run_dir, 'run.json')
+        if reuse and osp.isfile(results_json) and osp.isfile(run_json):
+            print(f'[ablation] {label}: reusing {results_json}')
+            with open(run_json) as f:
+                record = json.load(f)
+        else:
+            print(
+                f'[ablation] {label}: training and testing in {run_dir}',
+                flush=True)
+            run_cfg.work_dir = run_dir
+            record = train_and_test(run_cfg, run_dir)
+            print(
+                f'[ablation] {label}: trained in '
+                f'{record["train_seconds"]} s',
+                flush=True)
+        record['iterations'] = train_iterations(run_cfg)
+        runs[label] = record
+        results[name] = headline_metrics(results_json)
+    return ablation_rows(results), runs
 
 
 def main(argv: Optional[Sequence[str]] = None) -> str:
@@ -248,42 +480,39 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    variants = {MULTI_TASK: cfg}
-    for task in train_tasks(cfg):
-        variants[f'single-task_{task}'] = single_task_config(cfg, task)
-    if len(variants) < 3:
-        raise ValueError(f'{args.config}: the train slots hold one task '
-                         'only; nothing to compare')
+    # the configs of every run are built (and checked) before any trains
+    study_runs(cfg, args.variants)
 
-    results, runs = {}, {}
-    for name, variant in variants.items():
-        run_dir = osp.join(args.work_dir, name)
-        results_json = osp.join(run_dir, 'results.json')
-        run_json = osp.join(run_dir, 'run.json')
-        if args.reuse and osp.isfile(results_json) and osp.isfile(run_json):
-            print(f'[ablation] {name}: reusing {results_json}')
-            with open(run_json) as f:
-                record = json.load(f)
-        else:
-            print(f'[ablation] {name}: training and testing in {run_dir}',
-                  flush=True)
-            variant.work_dir = run_dir
-            record = train_and_test(variant, run_dir)
-            print(f'[ablation] {name}: trained in '
-                  f'{record["train_seconds"]} s', flush=True)
-        record['iterations'] = train_iterations(variant)
-        runs[name] = record
-        results[name] = headline_metrics(results_json)
+    seeds = args.seeds or [None]
+    rows_per_seed, runs = {}, {}
+    for seed in seeds:
+        rows, seed_runs = run_study(cfg, args.work_dir, seed, args.variants,
+                                    args.reuse)
+        rows_per_seed[str(seed)] = rows
+        runs.update(seed_runs)
 
-    rows = ablation_rows(results)
-    table = format_ablation(rows, runs)
+    if args.seeds:
+        summary = summarise(rows_per_seed)
+        table = format_summary(summary, runs)
+        report = dict(
+            seeds=args.seeds,
+            summary=[{
+                k: _stat_to_json(v)
+                for k, v in row.items()
+            } for row in summary],
+            rows={
+                seed: [nan_to_null(row) for row in rows]
+                for seed, rows in rows_per_seed.items()
+            },
+            runs=runs)
+    else:
+        rows = rows_per_seed['None']
+        table = format_ablation(rows, runs)
+        report = dict(rows=[nan_to_null(row) for row in rows], runs=runs)
     with open(osp.join(args.work_dir, 'ablation.md'), 'w') as f:
         f.write(table + '\n')
     with open(osp.join(args.work_dir, 'ablation.json'), 'w') as f:
-        json.dump(
-            dict(rows=[nan_to_null(row) for row in rows], runs=runs),
-            f,
-            indent=2)
+        json.dump(report, f, indent=2)
     print('\n' + table)
     return table
 
