@@ -18,19 +18,16 @@ model = dict(
     # keeps the thin clavicles below 0.5 probability for much longer)
     seg_branch=dict(datasets=dict(_delete_=True, phantom_a=3, phantom_b=2)))
 
+# the paper's loop (../_base_/schedules/lock_release.py), validating all 6
+# val sets once per cycle, at its end (val_interval=0 turns the slot-wise
+# validation, and with it val_scope, off)
 train_cfg = dict(
-    type='CyclicLockReleaseLoop',
-    slots={{_base_.train_slots}},
+    slots=_base_.train_slots,
     max_cycles=max_cycles,
-    lock_fraction=0.5,
-    release_fraction=1.0,
     val_interval=0,
     val_at_cycle_end=True)
-val_cfg = dict(
-    type='MultiSlotValLoop',
-    slots={{_base_.val_slots}},
-    predict_on=['student', 'teacher'])
-test_cfg = dict(type='MultiSlotTestLoop', slots={{_base_.test_slots}})
+val_cfg = dict(slots=_base_.val_slots)
+test_cfg = dict(slots=_base_.test_slots)
 
 # the demo is short: faster learning rates than the paper's, and the cls
 # heads (which start near zero, mmpretrain's std-0.01 init) at the full rate

@@ -6,54 +6,35 @@
 # Root: edit it or set FX_JSRT_ROOT (mmengine replaces `{{$VAR:default}}`
 # when it loads the config); in the fx_mm development checkout the data lie
 # in ../shared/data/jsrt.
-jsrt_root = '{{$FX_JSRT_ROOT:data/jsrt}}'
-image_size = 256
+_base_ = ['./cxr_pipelines.py']
 
-# Train-time augmentation per task, after the research code's (what differs
-# and why: docs/datasets.md, "Augmentation"). FXRandomFlip swaps the classes
-# named left / right (mask channels, box labels) when it flips.
-load = [dict(type='LoadCXRImage'), dict(type='LoadCXRAnnotations')]
-resize = dict(
-    type='mmdet.Resize', scale=(image_size, image_size), keep_ratio=False)
-brightness_contrast = dict(
-    type='RandomApply',
-    prob=0.5,
-    transforms=[
-        dict(type='mmpretrain.ColorJitter', brightness=0.2, contrast=0.2)
-    ])
-train_pipelines = dict(
-    cls=load + [
-        dict(type='mmpretrain.RandomResizedCrop', scale=image_size),
-        dict(type='FXRandomFlip', prob=0.5),
-        dict(type='mmseg.RandomRotate', prob=1.0, degree=7, pad_val=0),
-        dict(type='PackFXInputs'),
-    ],
-    loc=load + [
-        resize,
-        dict(type='FXRandomFlip', prob=0.5),
-        dict(type='PackFXInputs'),
-    ],
-    seg=load + [
-        resize,
-        dict(type='FXRandomFlip', prob=0.5),
-        dict(
-            type='mmseg.RandomRotate',
-            prob=0.5,
-            degree=10,
-            pad_val=0,
-            seg_pad_val=0),
-        brightness_contrast,
-        dict(type='PackFXInputs'),
-    ])
-# annotations are loaded AFTER Resize: ground truth stays in original
-# pixels, where predictions are rescaled to
-test_pipeline = [
-    dict(type='LoadCXRImage'),
-    dict(type='mmdet.Resize', scale=(image_size, image_size),
-         keep_ratio=False),
-    dict(type='LoadCXRAnnotations'),
-    dict(type='PackFXInputs'),
-]
+jsrt_root = '{{$FX_JSRT_ROOT:data/jsrt}}'
+
+# The pipelines of ./cxr_pipelines.py at 256 px: a base cannot take this
+# file's size, so the `scale` of its resizing transforms is set anew here
+# (mmdet's way of redefining what differs in size); the transforms are the
+# base's.
+image_size = 256
+resize_scales = {
+    'mmdet.Resize': (image_size, image_size),
+    'mmpretrain.RandomResizedCrop': image_size
+}
+
+
+def at_image_size(pipeline):
+    return [
+        dict(t, scale=resize_scales[t.type]) if t.type in resize_scales else t
+        for t in pipeline
+    ]
+
+
+train_pipelines = {
+    task: at_image_size(pipeline)
+    for task, pipeline in _base_.train_pipelines.items()
+}
+test_pipeline = at_image_size(_base_.test_pipeline)
+# the base's `resize` (a helper that print_config shows) at this size too
+resize = dict(scale=resize_scales['mmdet.Resize'])
 
 # heart, lungs (patient's left / right) and clavicles, one channel each
 jsrt_seg_classes = ('heart', 'left_lung', 'right_lung', 'left_clavicle',

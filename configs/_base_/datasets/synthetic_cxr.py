@@ -4,23 +4,23 @@ synthetic_root = 'work_dirs/synthetic_cxr'
 synthetic_num_images = 200
 image_size = 192
 
+# The phantom family is not augmented (a fixed, learnable demo), so it
+# does not inherit ./cxr_pipelines.py, whose train pipelines
+# would stand unused in its config; its test pipeline is the same form.
+resize = dict(
+    type='mmdet.Resize', scale=(image_size, image_size), keep_ratio=False)
 train_pipeline = [
     dict(type='LoadCXRImage'),
-    dict(type='LoadCXRAnnotations'),
-    dict(type='mmdet.Resize', scale=(image_size, image_size),
-         keep_ratio=False),
-    dict(type='PackFXInputs'),
+    dict(type='LoadCXRAnnotations'), resize,
+    dict(type='PackFXInputs')
 ]
 # annotations are loaded AFTER Resize: ground truth stays in original
 # pixels, where predictions are rescaled to
 test_pipeline = [
-    dict(type='LoadCXRImage'),
-    dict(type='mmdet.Resize', scale=(image_size, image_size),
-         keep_ratio=False),
+    dict(type='LoadCXRImage'), resize,
     dict(type='LoadCXRAnnotations'),
-    dict(type='PackFXInputs'),
+    dict(type='PackFXInputs')
 ]
-
 
 def phantom(variant, task, split, pipeline):
     return dict(
