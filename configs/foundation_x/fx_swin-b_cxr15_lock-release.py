@@ -9,8 +9,7 @@
 # The model is the paper's (configs/_base_/models/foundation_x_swin-b.py);
 # its head keys are the datasets' `dataset_name`s.
 _base_ = [
-    '../_base_/models/foundation_x_swin-b.py',
-    '../_base_/datasets/cxr15.py',
+    '../_base_/models/foundation_x_swin-b.py', '../_base_/datasets/cxr15.py',
     '../_base_/schedules/lock_release.py', '../_base_/default_runtime.py'
 ]
 
@@ -31,8 +30,8 @@ max_cycles = 32
 
 model = dict(
     backbone=dict(
-        init_cfg=dict(type='FXPretrainedSwin', checkpoint=pretrained)
-        if pretrained is not None else None))
+        init_cfg=dict(type='FXPretrainedSwin', checkpoint=pretrained
+                      ) if pretrained is not None else None))
 
 # the paper's loop (../_base_/schedules/lock_release.py) over the 20 slots,
 # each validated right after it is trained

@@ -13,12 +13,13 @@ _base_ = [
 
 max_cycles = 10
 
-# one head per task, keyed by the dataset's `dataset_name` ('jsrt')
+# one head per task, keyed by the dataset's `dataset_name` ('jsrt') and
+# sized by the class table of ../_base_/datasets/jsrt.py
 model = dict(
-    cls_branch=dict(datasets=dict(_delete_=True, jsrt=1)),
-    loc_branch=dict(datasets=dict(_delete_=True, jsrt=1)),
+    cls_branch=dict(datasets=dict(_delete_=True, **_base_.head_sizes.cls)),
+    loc_branch=dict(datasets=dict(_delete_=True, **_base_.head_sizes.loc)),
     seg_branch=dict(
-        datasets=dict(_delete_=True, jsrt=5),
+        datasets=dict(_delete_=True, **_base_.head_sizes.seg),
         loss_decode=[
             dict(type='DiceLoss', use_sigmoid=True, loss_weight=1.0),
             dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0)
@@ -50,4 +51,3 @@ param_scheduler = [
 ]
 # CPU: gloo (use nccl on GPUs with tools/dist_train.sh)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
-default_hooks = dict(logger=dict(interval=10))

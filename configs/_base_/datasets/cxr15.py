@@ -100,7 +100,8 @@ candid_splits = dict(  # ours
 
 rsna = dict(type='RSNAPneumoniaDataset', data_root=rsna_root)
 rsna_splits = {  # ours (both files split by patientId)
-    split: dict(
+    split:
+    dict(
         ann_file=f'fx_splits/stage_2_train_labels_{split}.csv',
         class_file=f'fx_splits/stage_2_detailed_class_info_{split}.csv')
     for split in ('train', 'val', 'test')
@@ -124,19 +125,19 @@ siim_splits = dict(  # ours
 # ---------------------------------------------------------------------------
 # Class names of each head (the loaders' METAINFO; tests/test_configs.py
 # checks them against the loaders)
-chexpert_classes = ('No Finding', 'Enlarged Cardiomediastinum',
-                    'Cardiomegaly', 'Lung Opacity', 'Lung Lesion', 'Edema',
-                    'Consolidation', 'Pneumonia', 'Atelectasis',
-                    'Pneumothorax', 'Pleural Effusion', 'Pleural Other',
-                    'Fracture', 'Support Devices')
+chexpert_classes = ('No Finding', 'Enlarged Cardiomediastinum', 'Cardiomegaly',
+                    'Lung Opacity', 'Lung Lesion', 'Edema', 'Consolidation',
+                    'Pneumonia', 'Atelectasis', 'Pneumothorax',
+                    'Pleural Effusion', 'Pleural Other', 'Fracture',
+                    'Support Devices')
 mimic_classes = ('Atelectasis', 'Cardiomegaly', 'Consolidation', 'Edema',
                  'Enlarged Cardiomediastinum', 'Fracture', 'Lung Lesion',
                  'Lung Opacity', 'No Finding', 'Pleural Effusion',
                  'Pleural Other', 'Pneumonia', 'Pneumothorax',
                  'Support Devices')
 # the paper's CheXpert / MIMIC AUC: mean over the 5 competition diseases
-competition_classes = ('Atelectasis', 'Cardiomegaly', 'Consolidation',
-                       'Edema', 'Pleural Effusion')
+competition_classes = ('Atelectasis', 'Cardiomegaly', 'Consolidation', 'Edema',
+                       'Pleural Effusion')
 nih_classes = ('Atelectasis', 'Cardiomegaly', 'Effusion', 'Infiltration',
                'Mass', 'Nodule', 'Pneumonia', 'Pneumothorax', 'Consolidation',
                'Edema', 'Emphysema', 'Fibrosis', 'Pleural_Thickening',
@@ -161,8 +162,8 @@ slot_table = [
     ('shenzhen', shenzhen, shenzhen_splits, dict(cls=tb)),
     ('mimic_cxr', mimic, mimic_splits, dict(cls=mimic_classes)),
     ('tbx11k', tbx11k, tbx11k_splits, dict(cls=tb, loc=tb)),
-    ('node21', node21, node21_splits,
-     dict(cls=('nodule', ), loc=('nodule', ))),
+    ('node21', node21, node21_splits, dict(cls=('nodule', ),
+                                           loc=('nodule', ))),
     ('candid_ptx', candid, candid_splits, dict(cls=ptx, loc=ptx, seg=ptx)),
     ('rsna_pneumonia', rsna, rsna_splits,
      dict(cls=rsna_classes, loc=('Lung Opacity', ))),
@@ -189,8 +190,12 @@ def make_slots(split, pipelines):
 
 
 train_slots = make_slots('train', _base_.train_pipelines)
-val_slots = make_slots('val', {t: _base_.test_pipeline for t in _base_.train_pipelines})
-test_slots = make_slots('test', {t: _base_.test_pipeline for t in _base_.train_pipelines})
+val_slots = make_slots(
+    'val', {t: _base_.test_pipeline
+            for t in _base_.train_pipelines})
+test_slots = make_slots(
+    'test', {t: _base_.test_pipeline
+             for t in _base_.train_pipelines})
 
 metric_types = dict(cls='MultiLabelAUC', loc='DetectionMAP', seg='DiceMetric')
 mean_over = dict(chexpert=competition_classes, mimic_cxr=competition_classes)

@@ -41,6 +41,13 @@ jsrt_seg_classes = ('heart', 'left_lung', 'right_lung', 'left_clavicle',
                     'right_clavicle')
 jsrt_classes = dict(cls=('nodule', ), loc=('nodule', ), seg=jsrt_seg_classes)
 tasks = ('cls', 'loc', 'seg')
+# the model's heads, {task: {dataset_name: number of classes}}, from the
+# class table: a config that trains these slots sets each branch's
+# `datasets` to them (configs/foundation_x/fx_swin-t_jsrt_multitask.py)
+head_sizes = {
+    task: dict(jsrt=len(classes))
+    for task, classes in jsrt_classes.items()
+}
 
 
 def jsrt(task, split, pipeline):
@@ -64,10 +71,11 @@ test_slots = [dict(dataset=jsrt(t, 'test', test_pipeline)) for t in tasks]
 # mask, a loc slot of its own (head `jsrt_organs`) beside the nodule boxes;
 # configs/foundation_x/fx_swin-t_jsrt_multitask_organ-loc.py trains it.
 organ_loc_slots = {
-    split: dict(
+    split:
+    dict(
         dataset=dict(
-            jsrt('loc', split,
-                 train_pipelines['loc'] if split == 'train' else test_pipeline),
+            jsrt('loc', split, train_pipelines['loc'] if split ==
+                 'train' else test_pipeline),
             dataset_name='jsrt_organs',
             loc_target='organs'))
     for split in ('train', 'val', 'test')
@@ -79,7 +87,8 @@ organ_loc_evaluator = dict(
 
 metric_types = dict(cls='MultiLabelAUC', loc='DetectionMAP', seg='DiceMetric')
 val_evaluator = [
-    dict(type=metric_types[t], dataset_name='jsrt', class_names=jsrt_classes[t])
+    dict(
+        type=metric_types[t], dataset_name='jsrt', class_names=jsrt_classes[t])
     for t in tasks
 ]
 test_evaluator = val_evaluator

@@ -22,6 +22,7 @@ test_pipeline = [
     dict(type='PackFXInputs')
 ]
 
+
 def phantom(variant, task, split, pipeline):
     return dict(
         type='SyntheticCXRDataset',
@@ -58,6 +59,15 @@ class_names = dict(
         cls=['opacity', 'cardiomegaly'],
         loc=['opacity'],
         seg=['left_clavicle', 'right_clavicle']))
+# the model's heads, {task: {dataset_name: number of classes}}, from the
+# class table (configs/foundation_x/fx_swin-t_synthetic_demo.py)
+head_sizes = {
+    task: {
+        variant: len(class_names[variant][task])
+        for variant in variants
+    }
+    for task in tasks
+}
 metric_types = dict(cls='MultiLabelAUC', loc='DetectionMAP', seg='DiceMetric')
 val_evaluator = [
     dict(type=metric_types[t], dataset_name=v, class_names=class_names[v][t])
