@@ -24,7 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.dataset import pseudo_collate
 from mmengine.model import BaseModule, ModuleDict
-from mmengine.registry import Registry
+from mmengine.registry import Registry, init_default_scope
 
 from fx_mm.datasets import BaseCXRDataset, CXRDatasetError
 from fx_mm.models.task_branches import MultiDatasetBranch
@@ -157,6 +157,12 @@ class TinyConvBackbone(BaseModule):
 
 
 # ---------------------------------------------------------------------------
+@pytest.fixture(scope='module', autouse=True)
+def fx_mm_scope():
+    """``default_scope = 'fx_mm'``, as in every fx_mm config."""
+    init_default_scope('fx_mm')
+
+
 @pytest.fixture(scope='module')
 def tiny_root(tmp_path_factory) -> str:
     """Three 80 x 96 images and their labels, in TinyCXRDataset's
