@@ -99,9 +99,9 @@ def free_port() -> int:
 #: top-level helper variables of the shipped configs, used while the config
 #: is parsed and not read afterwards
 CONFIG_VARIABLES = ('train_slots', 'val_slots', 'test_slots', 'class_names',
-                    'variants', 'tasks', 'metric_types', 'train_pipeline',
-                    'test_pipeline', 'swin_channels', 'cls_heads',
-                    'loc_heads', 'seg_heads', 'num_queries', 'embed_dims',
+                    'variants', 'tasks', 'metric_types', 'head_sizes',
+                    'resize', 'train_pipeline', 'test_pipeline',
+                    'swin_channels', 'num_queries', 'embed_dims',
                     'synthetic_root', 'synthetic_num_images', 'image_size',
                     'warmup_cycles', 'max_cycles')
 

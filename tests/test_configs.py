@@ -15,7 +15,9 @@ The paper model itself (~180 M parameters) is built in
 tests/test_model_tools.py, not here.
 """
 import copy
+import glob
 import gzip
+import json
 import math
 import os
 import os.path as osp
@@ -96,6 +98,57 @@ def metrics_by_slot(evaluator_cfg) -> dict:
         assert key not in metrics, f'two metrics for {key}'
         metrics[key] = metric
     return metrics
+
+
+# ---------------------------------------------------------------------------
+# every config, and what the bases state once
+ALL_CONFIGS = sorted(
+    osp.relpath(path, REPO_ROOT) for path in glob.glob(
+        osp.join(REPO_ROOT, 'configs', '**', '*.py'), recursive=True))
+CXR_PIPELINES = osp.join(REPO_ROOT, 'configs', '_base_', 'datasets',
+                         'cxr_pipelines.py')
+
+
+@pytest.mark.parametrize('path', ALL_CONFIGS)
+def test_every_config_parses(path, monkeypatch):
+    cfg = load_config(osp.join(REPO_ROOT, path), monkeypatch)
+    if 'model' in cfg:
+        assert cfg.model.backbone.type
+    for loop in ('train_cfg', 'val_cfg', 'test_cfg'):
+        if cfg.get(loop) and 'slots' in cfg[loop]:
+            assert all('dataset' in slot for slot in cfg[loop].slots), path
+
+
+def _without_scale(pipeline) -> list:
+    return [{k: v for k, v in t.items() if k != 'scale'} for t in pipeline]
+
+
+def test_jsrt_pipelines_are_the_shared_ones_at_256_px(monkeypatch):
+    shared = Config.fromfile(CXR_PIPELINES)
+    cfg = load_config(JSRT_CONFIG, monkeypatch)
+    slots = split_slots(cfg)
+    for slot in slots['train']:
+        pipeline = slot.dataset.pipeline
+        assert _without_scale(pipeline) == _without_scale(
+            shared.train_pipelines[slot.dataset.task])
+        assert [t.scale for t in pipeline if 'scale' in t
+                ] in ([(256, 256)], [256]), slot.dataset.task
+    for slot in slots['val'] + slots['test']:
+        assert _without_scale(slot.dataset.pipeline) == _without_scale(
+            shared.test_pipeline)
+        assert [t.scale for t in slot.dataset.pipeline
+                if 'scale' in t] == [(256, 256)]
+
+
+def test_single_dataset_config_shows_only_its_heads(monkeypatch):
+    """The JSRT config's model, and everything print_config shows, name
+    JSRT's heads alone (not the paper's 11 datasets), sized by the class
+    table of its dataset config."""
+    cfg = load_config(JSRT_CONFIG, monkeypatch)
+    for task, size in (('cls', 1), ('loc', 1), ('seg', 5)):
+        assert cfg.model[f'{task}_branch'].datasets == dict(jsrt=size)
+        assert size == len(cfg.jsrt_classes[task])
+    assert 'chexpert' not in json.dumps(cfg.to_dict())
 
 
 # ---------------------------------------------------------------------------

@@ -49,5 +49,8 @@ def test_unknown_type_names_the_type():
 def test_paper_config_parses():
     cfg = Config.fromfile(
         osp.join(REPO_ROOT, 'configs/_base_/models/foundation_x_swin-b.py'))
-    assert len(cfg.cls_heads) == 11 and len(cfg.loc_heads) == 6
+    heads = [
+        cfg.model[f'{task}_branch'].datasets for task in ('cls', 'loc', 'seg')
+    ]
+    assert [len(h) for h in heads] == [11, 6, 3]
     assert cfg.model.backbone.depths == [2, 2, 18, 2]

@@ -8,34 +8,39 @@
 _base_ = ['./fx_swin-b_jsrt-organ_finetune.py']
 
 data_root = '{{$FX_MONTGOMERY_ROOT:data/MontgomerySet}}'
+dataset_name = 'montgomery'
 seg_classes = ('lungs', )
 
-model = dict(seg_branch=dict(datasets=dict(_delete_=True, montgomery=1)))
+model = dict(
+    seg_branch=dict(datasets={
+        '_delete_': True,
+        dataset_name: len(seg_classes)
+    }))
 
-
+# the loader arguments of every split, then those of each split
+montgomery = dict(
+    type='MontgomeryDataset',
+    data_root=data_root,
+    task='seg',
+    merge_lungs=True)
 montgomery_splits = {
     split: dict(ann_file=f'fx_splits/montgomery_{split}.txt')
     for split in ('train', 'val', 'test')
 }
-
-
-def dataset(split, pipeline):
-    return dict(
-        type='MontgomeryDataset',
-        data_root=data_root,
-        task='seg',
-        merge_lungs=True,
-        **montgomery_splits[split],
-        pipeline=pipeline,
-        test_mode=split != 'train')
-
-
-train_cfg = dict(
-    slots=[dict(dataset=dataset('train', {{_base_.train_pipelines.seg}}))])
-val_cfg = dict(slots=[dict(dataset=dataset('val', {{_base_.test_pipeline}}))])
-test_cfg = dict(
-    slots=[dict(dataset=dataset('test', {{_base_.test_pipeline}}))])
+# one slot per split: the seg train pipeline in training, the test
+# pipeline in val / test
+train_cfg, val_cfg, test_cfg = (
+    dict(slots=[
+        dict(
+            dataset=dict(
+                montgomery,
+                **montgomery_splits[split],
+                pipeline=(_base_.train_pipelines.seg if split ==
+                          'train' else _base_.test_pipeline),
+                test_mode=split != 'train'))
+    ]) for split in ('train', 'val', 'test'))
 val_evaluator = [
-    dict(type='DiceMetric', dataset_name='montgomery', class_names=seg_classes)
+    dict(
+        type='DiceMetric', dataset_name=dataset_name, class_names=seg_classes)
 ]
 test_evaluator = val_evaluator

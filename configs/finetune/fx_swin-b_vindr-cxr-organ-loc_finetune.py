@@ -10,60 +10,46 @@
 # Head-only variant: *_head-only.py.
 # CheXmask's VinDr-CXR.csv has no split: fx_splits/VinDr-CXR_{train,val,
 # test}.csv (seeded 80/10/10 by image, docs/finetune.md).
-_base_ = [
-    '../_base_/models/foundation_x_swin-b_research.py',
-    './_base_/finetune_runtime.py'
-]
+_base_ = ['./_base_/finetune_runtime.py']
 
-fx_checkpoint = '{{$FX_CHECKPOINT:weights/foundation_x_fxmm.pth}}'
-fx_network = '{{$FX_NETWORK:teacher}}'
 data_root = '{{$FX_VINDR_ROOT:data/vindr-cxr/1.0.0}}'
-box_classes = ('Left Lung', 'Right Lung', 'Heart')
+# the head's key (the loader's `dataset_name`) and classes: the decoder
+# size and the metric follow from them
 dataset_name = 'chexmask_vindr_cxr'
+box_classes = ('Left Lung', 'Right Lung', 'Heart')
 
 model = dict(
-    with_teacher=False,
-    task_weight=1.0,
-    consistency_weight=0.0,
-    predict_on='student',
-    backbone=dict(
-        with_cp=False,
-        init_cfg=dict(
-            _delete_=True,
-            type='Pretrained',
-            checkpoint=fx_checkpoint,
-            prefix=fx_network + '.backbone.')),
     cls_branch=None,
     seg_branch=None,
     loc_branch=dict(
-        datasets=dict(_delete_=True, chexmask_vindr_cxr=len(box_classes)),
+        datasets={
+            '_delete_': True,
+            dataset_name: len(box_classes)
+        },
         init_cfg=dict(
             type='Pretrained',
-            checkpoint=fx_checkpoint,
-            prefix=fx_network + '.loc_branch.')))
+            checkpoint=_base_.fx_checkpoint,
+            prefix=_base_.fx_network + '.loc_branch.')))
 
+# the loader arguments of every split, then those of each split
+chexmask = dict(
+    type='CheXmaskDataset', data_root=data_root, task='loc', min_dice_rca=0.7)
 chexmask_splits = {
     split: dict(ann_file=f'fx_splits/VinDr-CXR_{split}.csv')
     for split in ('train', 'val', 'test')
 }
-
-
-def dataset(split, pipeline):
-    return dict(
-        type='CheXmaskDataset',
-        data_root=data_root,
-        task='loc',
-        min_dice_rca=0.7,
-        **chexmask_splits[split],
-        pipeline=pipeline,
-        test_mode=split != 'train')
-
-
-train_cfg = dict(
-    slots=[dict(dataset=dataset('train', {{_base_.train_pipelines.loc}}))])
-val_cfg = dict(slots=[dict(dataset=dataset('val', {{_base_.test_pipeline}}))])
-test_cfg = dict(
-    slots=[dict(dataset=dataset('test', {{_base_.test_pipeline}}))])
+# one slot per split: the loc train pipeline in training, the test
+# pipeline in val / test
+train_cfg, val_cfg, test_cfg = (
+    dict(slots=[
+        dict(
+            dataset=dict(
+                chexmask,
+                **chexmask_splits[split],
+                pipeline=(_base_.train_pipelines.loc if split ==
+                          'train' else _base_.test_pipeline),
+                test_mode=split != 'train'))
+    ]) for split in ('train', 'val', 'test'))
 val_evaluator = [
     dict(
         type='DetectionMAP',

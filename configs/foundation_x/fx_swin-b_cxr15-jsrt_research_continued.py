@@ -16,28 +16,31 @@ jsrt_seg_classes = ('heart', 'left_lung', 'right_lung', 'left_clavicle',
 
 model = dict(seg_branch=dict(datasets=dict(jsrt=len(jsrt_seg_classes))))
 
-
-def jsrt(split, pipeline):
-    return dict(
-        type='JSRTDataset',
-        data_root=jsrt_root,
-        split=split,
-        task='seg',
-        seg_classes=jsrt_seg_classes,
-        pipeline=pipeline,
-        test_mode=split != 'train')
-
-
-train_cfg = dict(slots=_base_.train_slots +
-                 [dict(dataset=jsrt('train', {{_base_.train_pipelines.seg}}))])
-val_cfg = dict(slots=_base_.val_slots +
-               [dict(dataset=jsrt('val', {{_base_.test_pipeline}}))])
-test_cfg = dict(slots=_base_.test_slots +
-                [dict(dataset=jsrt('test', {{_base_.test_pipeline}}))])
-val_evaluator = _base_.val_evaluator + [
+# the loader arguments of every split; each slot adds its split
+jsrt = dict(
+    type='JSRTDataset',
+    data_root=jsrt_root,
+    task='seg',
+    seg_classes=jsrt_seg_classes)
+train_cfg = dict(slots=_base_.train_slots + [
     dict(
-        type='DiceMetric',
-        dataset_name='jsrt',
-        class_names=jsrt_seg_classes)
+        dataset=dict(
+            jsrt,
+            split='train',
+            pipeline=_base_.train_pipelines.seg,
+            test_mode=False))
+])
+val_cfg = dict(slots=_base_.val_slots + [
+    dict(
+        dataset=dict(
+            jsrt, split='val', pipeline=_base_.test_pipeline, test_mode=True))
+])
+test_cfg = dict(slots=_base_.test_slots + [
+    dict(
+        dataset=dict(
+            jsrt, split='test', pipeline=_base_.test_pipeline, test_mode=True))
+])
+val_evaluator = _base_.val_evaluator + [
+    dict(type='DiceMetric', dataset_name='jsrt', class_names=jsrt_seg_classes)
 ]
 test_evaluator = val_evaluator

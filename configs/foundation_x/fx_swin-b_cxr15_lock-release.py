@@ -9,8 +9,7 @@
 # The model is the paper's (configs/_base_/models/foundation_x_swin-b.py);
 # its head keys are the datasets' `dataset_name`s.
 _base_ = [
-    '../_base_/models/foundation_x_swin-b.py',
-    '../_base_/datasets/cxr15.py',
+    '../_base_/models/foundation_x_swin-b.py', '../_base_/datasets/cxr15.py',
     '../_base_/schedules/lock_release.py', '../_base_/default_runtime.py'
 ]
 
@@ -31,27 +30,14 @@ max_cycles = 32
 
 model = dict(
     backbone=dict(
-        init_cfg=dict(type='FXPretrainedSwin', checkpoint=pretrained)
-        if pretrained is not None else None))
+        init_cfg=dict(type='FXPretrainedSwin', checkpoint=pretrained
+                      ) if pretrained is not None else None))
 
-train_cfg = dict(
-    type='CyclicLockReleaseLoop',
-    slots={{_base_.train_slots}},
-    max_cycles=max_cycles,
-    lock_fraction=0.5,  # lock phase: half a pass over the slot's data
-    release_fraction=1.0,  # release phase: one full pass
-    # The paper evaluates student and teacher after every slot, on THAT
-    # slot's val set: val_scope='slots' does exactly that (one pass over the
-    # 20 val sets per cycle in total). No extra all-slot validation at the
-    # cycle end: it would repeat the same 20 evaluations.
-    val_interval=1,
-    val_scope='slots',
-    val_at_cycle_end=False)
-val_cfg = dict(
-    type='MultiSlotValLoop',
-    slots={{_base_.val_slots}},
-    predict_on=['student', 'teacher'])
-test_cfg = dict(type='MultiSlotTestLoop', slots={{_base_.test_slots}})
+# the paper's loop (../_base_/schedules/lock_release.py) over the 20 slots,
+# each validated right after it is trained
+train_cfg = dict(slots=_base_.train_slots, max_cycles=max_cycles)
+val_cfg = dict(slots=_base_.val_slots)
+test_cfg = dict(slots=_base_.test_slots)
 
 # slot checkpoints (every slot) + every 2000 iterations: a slot such as
 # CheXpert or MIMIC-CXR runs >10k iterations, and 3-day jobs are chained

@@ -20,19 +20,8 @@ _base_ = [
 
 max_cycles = 32
 
-train_cfg = dict(
-    type='CyclicLockReleaseLoop',
-    slots={{_base_.train_slots}},
-    max_cycles=max_cycles,
-    lock_fraction=0.5,
-    release_fraction=1.0,
-    val_interval=1,
-    val_scope='slots',
-    val_at_cycle_end=False)
-val_cfg = dict(
-    type='MultiSlotValLoop',
-    slots={{_base_.val_slots}},
-    predict_on=['student', 'teacher'])
-test_cfg = dict(type='MultiSlotTestLoop', slots={{_base_.test_slots}})
+train_cfg = dict(slots=_base_.train_slots, max_cycles=max_cycles)
+val_cfg = dict(slots=_base_.val_slots)
+test_cfg = dict(slots=_base_.test_slots)
 
 default_hooks = dict(checkpoint=dict(interval=2000))

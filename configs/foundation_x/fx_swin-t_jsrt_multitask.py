@@ -13,31 +13,29 @@ _base_ = [
 
 max_cycles = 10
 
-# one head per task, keyed by the dataset's `dataset_name` ('jsrt')
+# one head per task, keyed by the dataset's `dataset_name` ('jsrt') and
+# sized by the class table of ../_base_/datasets/jsrt.py
 model = dict(
-    cls_branch=dict(datasets=dict(_delete_=True, jsrt=1)),
-    loc_branch=dict(datasets=dict(_delete_=True, jsrt=1)),
+    cls_branch=dict(datasets=dict(_delete_=True, **_base_.head_sizes.cls)),
+    loc_branch=dict(datasets=dict(_delete_=True, **_base_.head_sizes.loc)),
     seg_branch=dict(
-        datasets=dict(_delete_=True, jsrt=5),
+        datasets=dict(_delete_=True, **_base_.head_sizes.seg),
         loss_decode=[
             dict(type='DiceLoss', use_sigmoid=True, loss_weight=1.0),
             dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0)
         ]))
 
+# the paper's loop (../_base_/schedules/lock_release.py); 3 slots:
+# validating the 3 val sets (25 images each) once per cycle, at its end
+# (val_interval=0 turns the slot-wise validation, and with it val_scope,
+# off)
 train_cfg = dict(
-    type='CyclicLockReleaseLoop',
-    slots={{_base_.train_slots}},
+    slots=_base_.train_slots,
     max_cycles=max_cycles,
-    lock_fraction=0.5,
-    release_fraction=1.0,
-    # 3 slots: validating the 3 val sets (25 images each) once per cycle
     val_interval=0,
     val_at_cycle_end=True)
-val_cfg = dict(
-    type='MultiSlotValLoop',
-    slots={{_base_.val_slots}},
-    predict_on=['student', 'teacher'])
-test_cfg = dict(type='MultiSlotTestLoop', slots={{_base_.test_slots}})
+val_cfg = dict(slots=_base_.val_slots)
+test_cfg = dict(slots=_base_.test_slots)
 
 # a short run from scratch: faster learning rates than the paper's
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
@@ -53,4 +51,3 @@ param_scheduler = [
 ]
 # CPU: gloo (use nccl on GPUs with tools/dist_train.sh)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
-default_hooks = dict(logger=dict(interval=10))

@@ -7,8 +7,11 @@
 #       configs/foundation_x/fx_swin-t_jsrt_multitask_organ-loc.py
 _base_ = './fx_swin-t_jsrt_multitask.py'
 
-# a decoder of its own, 5 classes (configs/_base_/datasets/jsrt.py)
-model = dict(loc_branch=dict(datasets=dict(jsrt_organs=5)))
+# a decoder of its own, one class per organ (configs/_base_/datasets/jsrt.py)
+model = dict(
+    loc_branch=dict(
+        datasets=dict(
+            jsrt_organs=len(_base_.organ_loc_evaluator.class_names))))
 
 # slots: nodule cls, nodule loc, organ loc, organ seg
 train_cfg = dict(slots=_base_.train_slots[:2] +

@@ -9,28 +9,25 @@ _base_ = [
 
 max_cycles = 3
 
+# one head per phantom set and task, sized by the class table of
+# ../_base_/datasets/synthetic_cxr.py; the seg heads are trained with
+# sigmoid + soft Dice as in the paper (a pixel-wise CE term on top keeps the
+# thin clavicles below 0.5 probability for much longer)
 model = dict(
-    cls_branch=dict(
-        datasets=dict(_delete_=True, phantom_a=2, phantom_b=2)),
-    loc_branch=dict(
-        datasets=dict(_delete_=True, phantom_a=1, phantom_b=1)),
-    # sigmoid + soft Dice as in the paper (a pixel-wise CE term on top
-    # keeps the thin clavicles below 0.5 probability for much longer)
-    seg_branch=dict(datasets=dict(_delete_=True, phantom_a=3, phantom_b=2)))
+    cls_branch=dict(datasets=dict(_delete_=True, **_base_.head_sizes.cls)),
+    loc_branch=dict(datasets=dict(_delete_=True, **_base_.head_sizes.loc)),
+    seg_branch=dict(datasets=dict(_delete_=True, **_base_.head_sizes.seg)))
 
+# the paper's loop (../_base_/schedules/lock_release.py), validating all 6
+# val sets once per cycle, at its end (val_interval=0 turns the slot-wise
+# validation, and with it val_scope, off)
 train_cfg = dict(
-    type='CyclicLockReleaseLoop',
-    slots={{_base_.train_slots}},
+    slots=_base_.train_slots,
     max_cycles=max_cycles,
-    lock_fraction=0.5,
-    release_fraction=1.0,
     val_interval=0,
     val_at_cycle_end=True)
-val_cfg = dict(
-    type='MultiSlotValLoop',
-    slots={{_base_.val_slots}},
-    predict_on=['student', 'teacher'])
-test_cfg = dict(type='MultiSlotTestLoop', slots={{_base_.test_slots}})
+val_cfg = dict(slots=_base_.val_slots)
+test_cfg = dict(slots=_base_.test_slots)
 
 # the demo is short: faster learning rates than the paper's, and the cls
 # heads (which start near zero, mmpretrain's std-0.01 init) at the full rate
@@ -49,4 +46,3 @@ param_scheduler = [
         eta_min=1e-5),
 ]
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
-default_hooks = dict(logger=dict(interval=10))

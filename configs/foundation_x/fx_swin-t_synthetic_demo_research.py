@@ -6,8 +6,6 @@
 #   python tools/train.py configs/foundation_x/fx_swin-t_synthetic_demo_research.py
 _base_ = ['./fx_swin-t_synthetic_demo.py']
 
-swin_channels = [32, 64, 128, 256]
-
 model = dict(
     backbone=dict(type='fx_mm.FXSwinTransformer', out_norms=False),
     cls_branch=dict(in_norm=True),
@@ -20,14 +18,13 @@ model = dict(
     seg_branch=dict(
         _delete_=True,
         type='ResearchPSPFPNHead',
-        datasets=dict(phantom_a=3, phantom_b=2),
-        in_channels=swin_channels,
+        datasets=_base_.model.seg_branch.datasets,
+        in_channels=_base_.swin_channels,
         in_index=[0, 1, 2, 3],
         # the research FPN has no lateral conv on stage 1: its width
-        channels=swin_channels[0],
+        channels=_base_.swin_channels[0],
         pool_scales=(1, 2, 4, 6),
         psp_dropout=0.1,
         norm_cfg=dict(type='BN', requires_grad=True),
         align_corners=False,
-        loss_decode=dict(type='DiceLoss', use_sigmoid=True,
-                         loss_weight=1.0)))
+        loss_decode=dict(type='DiceLoss', use_sigmoid=True, loss_weight=1.0)))

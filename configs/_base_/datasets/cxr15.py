@@ -2,7 +2,9 @@
 # (dataset, task) slots of its Cyclic & Lock-Release pretraining, each read
 # by its fx_mm loader (fx_mm/datasets/public) from the files its publisher
 # ships. docs/training.md lists the layouts and how to prepare the splits.
-#
+# The pipelines (the paper's 224 px input) are those of ./cxr_pipelines.py.
+_base_ = ['./cxr_pipelines.py']
+
 # ---------------------------------------------------------------------------
 # Data roots: edit them here or set the environment variable named in each
 # (mmengine replaces `{{$VAR:default}}` when it loads the config), e.g.
@@ -19,55 +21,6 @@ candid_root = '{{$FX_CANDID_ROOT:data/CANDID-PTX}}'
 rsna_root = '{{$FX_RSNA_ROOT:data/rsna-pneumonia-detection-challenge}}'
 chestx_det_root = '{{$FX_CHESTX_DET_ROOT:data/ChestX-Det}}'
 siim_root = '{{$FX_SIIM_ROOT:data/siim-acr-pneumothorax}}'
-
-# ---------------------------------------------------------------------------
-# Pipelines (the paper's 224 px input)
-image_size = 224
-# Train-time augmentation per task, after the research code's (what differs
-# and why: docs/datasets.md, "Augmentation"). FXRandomFlip swaps the classes
-# named left / right (mask channels, box labels) when it flips.
-load = [dict(type='LoadCXRImage'), dict(type='LoadCXRAnnotations')]
-resize = dict(
-    type='mmdet.Resize', scale=(image_size, image_size), keep_ratio=False)
-brightness_contrast = dict(
-    type='RandomApply',
-    prob=0.5,
-    transforms=[
-        dict(type='mmpretrain.ColorJitter', brightness=0.2, contrast=0.2)
-    ])
-train_pipelines = dict(
-    cls=load + [
-        dict(type='mmpretrain.RandomResizedCrop', scale=image_size),
-        dict(type='FXRandomFlip', prob=0.5),
-        dict(type='mmseg.RandomRotate', prob=1.0, degree=7, pad_val=0),
-        dict(type='PackFXInputs'),
-    ],
-    loc=load + [
-        resize,
-        dict(type='FXRandomFlip', prob=0.5),
-        dict(type='PackFXInputs'),
-    ],
-    seg=load + [
-        resize,
-        dict(type='FXRandomFlip', prob=0.5),
-        dict(
-            type='mmseg.RandomRotate',
-            prob=0.5,
-            degree=10,
-            pad_val=0,
-            seg_pad_val=0),
-        brightness_contrast,
-        dict(type='PackFXInputs'),
-    ])
-# annotations are loaded AFTER Resize: ground truth stays in original
-# pixels, where predictions are rescaled to
-test_pipeline = [
-    dict(type='LoadCXRImage'),
-    dict(type='mmdet.Resize', scale=(image_size, image_size),
-         keep_ratio=False),
-    dict(type='LoadCXRAnnotations'),
-    dict(type='PackFXInputs'),
-]
 
 # ---------------------------------------------------------------------------
 # Datasets: the loader arguments shared by all splits, then those of each
@@ -147,7 +100,8 @@ candid_splits = dict(  # ours
 
 rsna = dict(type='RSNAPneumoniaDataset', data_root=rsna_root)
 rsna_splits = {  # ours (both files split by patientId)
-    split: dict(
+    split:
+    dict(
         ann_file=f'fx_splits/stage_2_train_labels_{split}.csv',
         class_file=f'fx_splits/stage_2_detailed_class_info_{split}.csv')
     for split in ('train', 'val', 'test')
@@ -171,19 +125,19 @@ siim_splits = dict(  # ours
 # ---------------------------------------------------------------------------
 # Class names of each head (the loaders' METAINFO; tests/test_configs.py
 # checks them against the loaders)
-chexpert_classes = ('No Finding', 'Enlarged Cardiomediastinum',
-                    'Cardiomegaly', 'Lung Opacity', 'Lung Lesion', 'Edema',
-                    'Consolidation', 'Pneumonia', 'Atelectasis',
-                    'Pneumothorax', 'Pleural Effusion', 'Pleural Other',
-                    'Fracture', 'Support Devices')
+chexpert_classes = ('No Finding', 'Enlarged Cardiomediastinum', 'Cardiomegaly',
+                    'Lung Opacity', 'Lung Lesion', 'Edema', 'Consolidation',
+                    'Pneumonia', 'Atelectasis', 'Pneumothorax',
+                    'Pleural Effusion', 'Pleural Other', 'Fracture',
+                    'Support Devices')
 mimic_classes = ('Atelectasis', 'Cardiomegaly', 'Consolidation', 'Edema',
                  'Enlarged Cardiomediastinum', 'Fracture', 'Lung Lesion',
                  'Lung Opacity', 'No Finding', 'Pleural Effusion',
                  'Pleural Other', 'Pneumonia', 'Pneumothorax',
                  'Support Devices')
 # the paper's CheXpert / MIMIC AUC: mean over the 5 competition diseases
-competition_classes = ('Atelectasis', 'Cardiomegaly', 'Consolidation',
-                       'Edema', 'Pleural Effusion')
+competition_classes = ('Atelectasis', 'Cardiomegaly', 'Consolidation', 'Edema',
+                       'Pleural Effusion')
 nih_classes = ('Atelectasis', 'Cardiomegaly', 'Effusion', 'Infiltration',
                'Mass', 'Nodule', 'Pneumonia', 'Pneumothorax', 'Consolidation',
                'Edema', 'Emphysema', 'Fibrosis', 'Pleural_Thickening',
@@ -208,8 +162,8 @@ slot_table = [
     ('shenzhen', shenzhen, shenzhen_splits, dict(cls=tb)),
     ('mimic_cxr', mimic, mimic_splits, dict(cls=mimic_classes)),
     ('tbx11k', tbx11k, tbx11k_splits, dict(cls=tb, loc=tb)),
-    ('node21', node21, node21_splits,
-     dict(cls=('nodule', ), loc=('nodule', ))),
+    ('node21', node21, node21_splits, dict(cls=('nodule', ),
+                                           loc=('nodule', ))),
     ('candid_ptx', candid, candid_splits, dict(cls=ptx, loc=ptx, seg=ptx)),
     ('rsna_pneumonia', rsna, rsna_splits,
      dict(cls=rsna_classes, loc=('Lung Opacity', ))),
@@ -235,9 +189,13 @@ def make_slots(split, pipelines):
     ]
 
 
-train_slots = make_slots('train', train_pipelines)
-val_slots = make_slots('val', {t: test_pipeline for t in train_pipelines})
-test_slots = make_slots('test', {t: test_pipeline for t in train_pipelines})
+train_slots = make_slots('train', _base_.train_pipelines)
+val_slots = make_slots(
+    'val', {t: _base_.test_pipeline
+            for t in _base_.train_pipelines})
+test_slots = make_slots(
+    'test', {t: _base_.test_pipeline
+             for t in _base_.train_pipelines})
 
 metric_types = dict(cls='MultiLabelAUC', loc='DetectionMAP', seg='DiceMetric')
 mean_over = dict(chexpert=competition_classes, mimic_cxr=competition_classes)

@@ -6,60 +6,48 @@
 # Root: edit it or set FX_JSRT_ROOT (mmengine replaces `{{$VAR:default}}`
 # when it loads the config); in the fx_mm development checkout the data lie
 # in ../shared/data/jsrt.
-jsrt_root = '{{$FX_JSRT_ROOT:data/jsrt}}'
-image_size = 256
+_base_ = ['./cxr_pipelines.py']
 
-# Train-time augmentation per task, after the research code's (what differs
-# and why: docs/datasets.md, "Augmentation"). FXRandomFlip swaps the classes
-# named left / right (mask channels, box labels) when it flips.
-load = [dict(type='LoadCXRImage'), dict(type='LoadCXRAnnotations')]
-resize = dict(
-    type='mmdet.Resize', scale=(image_size, image_size), keep_ratio=False)
-brightness_contrast = dict(
-    type='RandomApply',
-    prob=0.5,
-    transforms=[
-        dict(type='mmpretrain.ColorJitter', brightness=0.2, contrast=0.2)
-    ])
-train_pipelines = dict(
-    cls=load + [
-        dict(type='mmpretrain.RandomResizedCrop', scale=image_size),
-        dict(type='FXRandomFlip', prob=0.5),
-        dict(type='mmseg.RandomRotate', prob=1.0, degree=7, pad_val=0),
-        dict(type='PackFXInputs'),
-    ],
-    loc=load + [
-        resize,
-        dict(type='FXRandomFlip', prob=0.5),
-        dict(type='PackFXInputs'),
-    ],
-    seg=load + [
-        resize,
-        dict(type='FXRandomFlip', prob=0.5),
-        dict(
-            type='mmseg.RandomRotate',
-            prob=0.5,
-            degree=10,
-            pad_val=0,
-            seg_pad_val=0),
-        brightness_contrast,
-        dict(type='PackFXInputs'),
-    ])
-# annotations are loaded AFTER Resize: ground truth stays in original
-# pixels, where predictions are rescaled to
-test_pipeline = [
-    dict(type='LoadCXRImage'),
-    dict(type='mmdet.Resize', scale=(image_size, image_size),
-         keep_ratio=False),
-    dict(type='LoadCXRAnnotations'),
-    dict(type='PackFXInputs'),
-]
+jsrt_root = '{{$FX_JSRT_ROOT:data/jsrt}}'
+
+# The pipelines of ./cxr_pipelines.py at 256 px: a base cannot take this
+# file's size, so the `scale` of its resizing transforms is set anew here
+# (mmdet's way of redefining what differs in size); the transforms are the
+# base's.
+image_size = 256
+resize_scales = {
+    'mmdet.Resize': (image_size, image_size),
+    'mmpretrain.RandomResizedCrop': image_size
+}
+
+
+def at_image_size(pipeline):
+    return [
+        dict(t, scale=resize_scales[t.type]) if t.type in resize_scales else t
+        for t in pipeline
+    ]
+
+
+train_pipelines = {
+    task: at_image_size(pipeline)
+    for task, pipeline in _base_.train_pipelines.items()
+}
+test_pipeline = at_image_size(_base_.test_pipeline)
+# the base's `resize` (a helper that print_config shows) at this size too
+resize = dict(scale=resize_scales['mmdet.Resize'])
 
 # heart, lungs (patient's left / right) and clavicles, one channel each
 jsrt_seg_classes = ('heart', 'left_lung', 'right_lung', 'left_clavicle',
                     'right_clavicle')
 jsrt_classes = dict(cls=('nodule', ), loc=('nodule', ), seg=jsrt_seg_classes)
 tasks = ('cls', 'loc', 'seg')
+# the model's heads, {task: {dataset_name: number of classes}}, from the
+# class table: a config that trains these slots sets each branch's
+# `datasets` to them (configs/foundation_x/fx_swin-t_jsrt_multitask.py)
+head_sizes = {
+    task: dict(jsrt=len(classes))
+    for task, classes in jsrt_classes.items()
+}
 
 
 def jsrt(task, split, pipeline):
@@ -83,10 +71,11 @@ test_slots = [dict(dataset=jsrt(t, 'test', test_pipeline)) for t in tasks]
 # mask, a loc slot of its own (head `jsrt_organs`) beside the nodule boxes;
 # configs/foundation_x/fx_swin-t_jsrt_multitask_organ-loc.py trains it.
 organ_loc_slots = {
-    split: dict(
+    split:
+    dict(
         dataset=dict(
-            jsrt('loc', split,
-                 train_pipelines['loc'] if split == 'train' else test_pipeline),
+            jsrt('loc', split, train_pipelines['loc'] if split ==
+                 'train' else test_pipeline),
             dataset_name='jsrt_organs',
             loc_target='organs'))
     for split in ('train', 'val', 'test')
@@ -98,7 +87,8 @@ organ_loc_evaluator = dict(
 
 metric_types = dict(cls='MultiLabelAUC', loc='DetectionMAP', seg='DiceMetric')
 val_evaluator = [
-    dict(type=metric_types[t], dataset_name='jsrt', class_names=jsrt_classes[t])
+    dict(
+        type=metric_types[t], dataset_name='jsrt', class_names=jsrt_classes[t])
     for t in tasks
 ]
 test_evaluator = val_evaluator

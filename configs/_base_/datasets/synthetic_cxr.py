@@ -4,21 +4,22 @@ synthetic_root = 'work_dirs/synthetic_cxr'
 synthetic_num_images = 200
 image_size = 192
 
+# The phantom family is not augmented (a fixed, learnable demo), so it
+# does not inherit ./cxr_pipelines.py, whose train pipelines
+# would stand unused in its config; its test pipeline is the same form.
+resize = dict(
+    type='mmdet.Resize', scale=(image_size, image_size), keep_ratio=False)
 train_pipeline = [
     dict(type='LoadCXRImage'),
-    dict(type='LoadCXRAnnotations'),
-    dict(type='mmdet.Resize', scale=(image_size, image_size),
-         keep_ratio=False),
-    dict(type='PackFXInputs'),
+    dict(type='LoadCXRAnnotations'), resize,
+    dict(type='PackFXInputs')
 ]
 # annotations are loaded AFTER Resize: ground truth stays in original
 # pixels, where predictions are rescaled to
 test_pipeline = [
-    dict(type='LoadCXRImage'),
-    dict(type='mmdet.Resize', scale=(image_size, image_size),
-         keep_ratio=False),
+    dict(type='LoadCXRImage'), resize,
     dict(type='LoadCXRAnnotations'),
-    dict(type='PackFXInputs'),
+    dict(type='PackFXInputs')
 ]
 
 
@@ -58,6 +59,15 @@ class_names = dict(
         cls=['opacity', 'cardiomegaly'],
         loc=['opacity'],
         seg=['left_clavicle', 'right_clavicle']))
+# the model's heads, {task: {dataset_name: number of classes}}, from the
+# class table (configs/foundation_x/fx_swin-t_synthetic_demo.py)
+head_sizes = {
+    task: {
+        variant: len(class_names[variant][task])
+        for variant in variants
+    }
+    for task in tasks
+}
 metric_types = dict(cls='MultiLabelAUC', loc='DetectionMAP', seg='DiceMetric')
 val_evaluator = [
     dict(type=metric_types[t], dataset_name=v, class_names=class_names[v][t])

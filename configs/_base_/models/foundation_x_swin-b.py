@@ -5,24 +5,6 @@
 # larger research seg decoder (see docs/checkpoints.md).
 swin_channels = [128, 256, 512, 1024]
 
-# dataset -> classes per head (names match the datasets' `dataset_name`)
-cls_heads = dict(
-    chexpert=14,
-    nih_chestxray14=14,
-    vindr_cxr=6,
-    shenzhen=1,
-    mimic_cxr=14,
-    tbx11k=1,
-    node21=1,
-    candid_ptx=1,
-    rsna_pneumonia=dict(num_classes=3, multi_label=False),
-    chestx_det=13,
-    siim_acr=1)
-loc_heads = dict(
-    tbx11k=1, node21=1, candid_ptx=1, rsna_pneumonia=1, chestx_det=13,
-    siim_acr=1)
-seg_heads = dict(candid_ptx=1, chestx_det=13, siim_acr=1)
-
 num_queries = 900
 embed_dims = 256
 
@@ -56,10 +38,30 @@ model = dict(
     cls_branch=dict(
         type='MultiDatasetClsBranch',
         in_channels=swin_channels[-1],
-        datasets=cls_heads),
+        # one head per dataset: {`dataset_name`: number of classes}, as the
+        # loaders of ../datasets/cxr15.py name and count them
+        # (tests/test_configs.py checks the two agree)
+        datasets=dict(
+            chexpert=14,
+            nih_chestxray14=14,
+            vindr_cxr=6,
+            shenzhen=1,
+            mimic_cxr=14,
+            tbx11k=1,
+            node21=1,
+            candid_ptx=1,
+            rsna_pneumonia=dict(num_classes=3, multi_label=False),
+            chestx_det=13,
+            siim_acr=1)),
     loc_branch=dict(
         type='MultiDatasetDINO',
-        datasets=loc_heads,
+        datasets=dict(
+            tbx11k=1,
+            node21=1,
+            candid_ptx=1,
+            rsna_pneumonia=1,
+            chestx_det=13,
+            siim_acr=1),
         in_indices=(1, 2, 3),
         num_queries=num_queries,
         num_feature_levels=4,
@@ -112,8 +114,7 @@ model = dict(
         dn_cfg=dict(
             label_noise_scale=0.5,
             box_noise_scale=1.0,
-            group_cfg=dict(dynamic=True, num_groups=None,
-                           num_dn_queries=100)),
+            group_cfg=dict(dynamic=True, num_groups=None, num_dn_queries=100)),
         train_cfg=dict(
             assigner=dict(
                 type='HungarianAssigner',
@@ -125,7 +126,7 @@ model = dict(
         test_cfg=dict(max_per_img=300)),
     seg_branch=dict(
         type='MultiDatasetUPerHead',
-        datasets=seg_heads,
+        datasets=dict(candid_ptx=1, chestx_det=13, siim_acr=1),
         in_channels=swin_channels,
         in_index=[0, 1, 2, 3],
         pool_scales=(1, 2, 4, 6),

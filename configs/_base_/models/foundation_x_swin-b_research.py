@@ -13,11 +13,10 @@
 #   14 score columns per decoder;
 # - segmentation is the research PSP + FPN decoder (ResearchPSPFPNHead).
 # Head order and sizes are those of the default model (the datasets'
-# `dataset_name`s); the converter maps the research head indices to them.
+# `dataset_name`s; the seg heads are taken over below, as `_delete_` drops
+# the rest of the default seg branch); the converter maps the research head
+# indices to them.
 _base_ = './foundation_x_swin-b.py'
-
-swin_channels = [128, 256, 512, 1024]
-seg_heads = dict(candid_ptx=1, chestx_det=13, siim_acr=1)
 
 model = dict(
     backbone=dict(type='fx_mm.FXSwinTransformer', out_norms=False),
@@ -33,13 +32,12 @@ model = dict(
     seg_branch=dict(
         _delete_=True,
         type='ResearchPSPFPNHead',
-        datasets=seg_heads,
-        in_channels=swin_channels,
+        datasets=_base_.model.seg_branch.datasets,
+        in_channels=_base_.swin_channels,
         in_index=[0, 1, 2, 3],
         channels=128,
         pool_scales=(1, 2, 4, 6),
         psp_dropout=0.1,
         norm_cfg=dict(type='BN', requires_grad=True),
         align_corners=False,
-        loss_decode=dict(type='DiceLoss', use_sigmoid=True,
-                         loss_weight=1.0)))
+        loss_decode=dict(type='DiceLoss', use_sigmoid=True, loss_weight=1.0)))

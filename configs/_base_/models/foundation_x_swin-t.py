@@ -1,7 +1,8 @@
 # A small Foundation X for CPU: Swin-T layout at reduced width/depth, 2-layer
 # DINO with 50 queries, 64-channel UperNet. Used by the embedded default
-# (synthetic phantoms), the JSRT configs and the tests. Heads are set by the
-# child config (cls_heads / loc_heads / seg_heads).
+# (synthetic phantoms), the JSRT configs and the tests. The heads are the
+# paper's until a child config sets its own (each branch's `datasets`, with
+# `_delete_=True`, sized from its dataset config's class table).
 _base_ = './foundation_x_swin-b.py'
 
 swin_channels = [32, 64, 128, 256]
@@ -28,15 +29,15 @@ model = dict(
             num_layers=2,
             layer_cfg=dict(
                 self_attn_cfg=dict(embed_dims=embed_dims, num_levels=4),
-                ffn_cfg=dict(
-                    embed_dims=embed_dims, feedforward_channels=256))),
+                ffn_cfg=dict(embed_dims=embed_dims,
+                             feedforward_channels=256))),
         decoder=dict(
             num_layers=2,
             layer_cfg=dict(
                 self_attn_cfg=dict(embed_dims=embed_dims, num_heads=4),
                 cross_attn_cfg=dict(embed_dims=embed_dims, num_levels=4),
-                ffn_cfg=dict(
-                    embed_dims=embed_dims, feedforward_channels=256))),
+                ffn_cfg=dict(embed_dims=embed_dims,
+                             feedforward_channels=256))),
         positional_encoding=dict(num_feats=embed_dims // 2),
         dn_cfg=dict(group_cfg=dict(num_dn_queries=20)),
         test_cfg=dict(max_per_img=50)),

@@ -34,3 +34,22 @@ param_scheduler = [
         T_max=max_cycles - warmup_cycles,
         eta_min=1e-7),
 ]
+
+# The paper's Cyclic & Lock-Release loop: per slot a lock phase of half a
+# pass over its data, then a release phase of one full pass. The paper
+# evaluates student and teacher after every slot on THAT slot's val set:
+# val_scope='slots' does exactly that (one pass over all val sets per cycle
+# in total), with no extra all-slot validation at the cycle end (it would
+# repeat the same evaluations). The slots are the dataset config's: the
+# leaf config sets `slots` (`_base_.train_slots`, ...), as a base cannot
+# read another base.
+train_cfg = dict(
+    type='CyclicLockReleaseLoop',
+    max_cycles=max_cycles,
+    lock_fraction=0.5,
+    release_fraction=1.0,
+    val_interval=1,
+    val_scope='slots',
+    val_at_cycle_end=False)
+val_cfg = dict(type='MultiSlotValLoop', predict_on=['student', 'teacher'])
+test_cfg = dict(type='MultiSlotTestLoop')

@@ -1,59 +1,44 @@
-# Finetuning a Foundation X checkpoint on one (dataset, task): the runtime
+# Finetuning a Foundation X checkpoint on one (dataset, task): the model,
+# pipelines (../../_base_/datasets/cxr_pipelines.py, 224 px) and runtime
 # shared by configs/finetune/*. The model is FoundationX with ONE head, no
 # mean teacher and no consistency loss, trained by the CyclicLockReleaseLoop
 # with a single slot and no lock phase (plain training: one "cycle" = one
 # epoch). The leaf config sets the data, the head and which parts of the
-# Foundation X checkpoint are loaded (docs/finetune.md).
-_base_ = ['../../_base_/default_runtime.py']
+# Foundation X checkpoint its branch loads (docs/finetune.md).
+_base_ = [
+    '../../_base_/models/foundation_x_swin-b_research.py',
+    '../../_base_/datasets/cxr_pipelines.py', '../../_base_/default_runtime.py'
+]
 
 max_epochs = 50
-image_size = 224
 
-# Train-time augmentation per task, after the research code's (what differs
-# and why: docs/datasets.md, "Augmentation"). FXRandomFlip swaps the classes
-# named left / right (mask channels, box labels) when it flips.
-load = [dict(type='LoadCXRImage'), dict(type='LoadCXRAnnotations')]
-resize = dict(
-    type='mmdet.Resize', scale=(image_size, image_size), keep_ratio=False)
-brightness_contrast = dict(
-    type='RandomApply',
-    prob=0.5,
-    transforms=[
-        dict(type='mmpretrain.ColorJitter', brightness=0.2, contrast=0.2)
-    ])
-train_pipelines = dict(
-    cls=load + [
-        dict(type='mmpretrain.RandomResizedCrop', scale=image_size),
-        dict(type='FXRandomFlip', prob=0.5),
-        dict(type='mmseg.RandomRotate', prob=1.0, degree=7, pad_val=0),
-        dict(type='PackFXInputs'),
-    ],
-    loc=load + [
-        resize,
-        dict(type='FXRandomFlip', prob=0.5),
-        dict(type='PackFXInputs'),
-    ],
-    seg=load + [
-        resize,
-        dict(type='FXRandomFlip', prob=0.5),
-        dict(
-            type='mmseg.RandomRotate',
-            prob=0.5,
-            degree=10,
-            pad_val=0,
-            seg_pad_val=0),
-        brightness_contrast,
-        dict(type='PackFXInputs'),
-    ])
-# annotations are loaded AFTER Resize: ground truth stays in original
-# pixels, where predictions are rescaled to
-test_pipeline = [
-    dict(type='LoadCXRImage'),
-    dict(type='mmdet.Resize', scale=(image_size, image_size),
-         keep_ratio=False),
-    dict(type='LoadCXRAnnotations'),
-    dict(type='PackFXInputs'),
-]
+# ---------------------------------------------------------------------------
+# The Foundation X checkpoint and what to take from it (docs/finetune.md):
+# the converted official weights, or a checkpoint of a research-compatible
+# fx_mm run (configs/foundation_x/fx_swin-b_cxr15_research.py). The
+# research-compatible architecture (../../_base_/models/
+# foundation_x_swin-b_research.py) is the one those weights load into.
+fx_checkpoint = '{{$FX_CHECKPOINT:weights/foundation_x_fxmm.pth}}'
+# 'teacher': the mean teacher (the released network); 'student': the
+# student, or the network of a publish_model.py file (stored under
+# `student.`)
+fx_network = '{{$FX_NETWORK:teacher}}'
+
+# one network (no teacher, no consistency loss), its backbone from the
+# checkpoint; the leaf config drops the branches it does not train and
+# loads the shared part of the one it trains
+model = dict(
+    with_teacher=False,
+    task_weight=1.0,
+    consistency_weight=0.0,
+    predict_on='student',
+    backbone=dict(
+        with_cp=False,
+        init_cfg=dict(
+            _delete_=True,
+            type='Pretrained',
+            checkpoint=fx_checkpoint,
+            prefix=fx_network + '.backbone.')))
 
 # one slot, no lock phase: plain training, validation after every epoch
 train_cfg = dict(
@@ -83,8 +68,7 @@ optim_wrapper = dict(
             query_embedding=dict(decay_mult=0.0),
             label_embedding=dict(decay_mult=0.0))))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-         end=50),
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
     dict(
         type='CosineAnnealingLR',
         by_epoch=True,
@@ -105,9 +89,7 @@ custom_hooks = [
     dict(type='BadSampleHook'),
 ]
 # a checkpoint per epoch, the last one kept
-default_hooks = dict(
-    checkpoint=dict(slot_interval=1, max_keep_ckpts=1),
-    logger=dict(interval=10))
+default_hooks = dict(checkpoint=dict(slot_interval=1, max_keep_ckpts=1))
 
 train_dataloader = dict(
     batch_size=8, num_workers=2, collate_fn=dict(type='pseudo_collate'))
