@@ -514,7 +514,8 @@ class FXVisualizer(DetLocalVisualizer):
             square, _ = overlay_masks(
                 np.zeros((swatch, swatch, 3), np.uint8), cover, colors, 1.0,
                 max(2, swatch // 4))
-            panel[top:top + swatch, left:left + swatch] = square
+            region = panel[top:top + swatch, left:left + swatch]
+            region[...] = square[:region.shape[0], :region.shape[1]]
         self.set_image(np.concatenate([drawn, panel], axis=1))
         for c in range(len(masks)):
             contours, _ = bitmap_to_polygon(masks[c])
