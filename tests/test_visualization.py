@@ -437,3 +437,19 @@ def test_browse_dataset_without_a_display_writes_files(tmp_path, monkeypatch):
     out_dir = tmp_path / 'work_dirs' / 'browse_dataset' / 'tiny'
     assert [p.name for p in out_dir.iterdir()] == ['phantom_a_cls']
     assert len(list((out_dir / 'phantom_a_cls').iterdir())) == 1
+
+
+def test_make_doc_images_draws_a_phantom_without_jsrt(tmp_path):
+    tool = load_tool('tools/misc/make_doc_images.py')
+    written = tool.main([
+        '--out-dir',
+        str(tmp_path / 'imgs'), '--jsrt-root',
+        str(tmp_path / 'no_jsrt')
+    ])
+    assert sorted(written) == ['cls', 'loc', 'seg']
+    for task, path in written.items():
+        picture = cv2.imread(path)
+        # a 256 px phantom: the image, plus a panel for cls and seg
+        assert picture.shape[0] == 256
+        assert picture.shape[1] > 256 if task != 'loc' else \
+            picture.shape[1] == 256
