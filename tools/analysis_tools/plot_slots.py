@@ -13,7 +13,9 @@ Reads what mmengine writes into a work dir during ``tools/train.py``:
   iterations of a cycle, so the x axis can be drawn in cycles.
 
 One panel per (dataset, task) with the chosen metric of the task, one curve
-per network. Validation may run after every slot (``val_scope='slots'``
+per network; the x axis counts whole cycles, the y axis spans 0-100 (the
+metrics are percentages; ``--ylim`` / ``--autoscale-y`` change it).
+Validation may run after every slot (``val_scope='slots'``
 evaluates only the trained slots) and/or at cycle ends; each validation
 record holds exactly the slots evaluated then (``MultiSlotValLoop`` clears
 the previous validation's metrics from the message hub before logging).
@@ -40,6 +42,7 @@ import matplotlib
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 TASK_ORDER = ('cls', 'loc', 'seg')
 DEFAULT_METRICS = ('cls/AUC', 'loc/mAP40', 'seg/Dice')
@@ -52,6 +55,12 @@ LOOP_LINE = re.compile(r'cycle (\d+)/(\d+) \| slot (\d+)/(\d+) (\S+) \| '
 METRIC_KEY = re.compile(
     r'^(?:(student|teacher)/)?([^/]+)/(cls|loc|seg)/([^/]+)$')
 RESUME_MARKERS = ('Resuming the cyclic loop', 'resumed epoch:')
+#: fx_mm's metrics (AUC, mAP, Dice ...) are logged in percent
+DEFAULT_YLIM = (0.0, 100.0)
+#: smallest text of the figure (legend), in points; 9 pt = 12.5 px at the
+#: 100 dpi it is saved with
+SMALL_FONT_PT = 9
+SAVE_DPI = 100
 
 # (network, dataset, task, metric) -> {step: value}
 Series = Dict[Tuple[str, str, str, str], Dict[int, float]]
@@ -63,13 +72,24 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '(dataset, task) of an fx_mm training work dir')
     parser.add_argument('work_dir', help='the training run\'s work dir')
     parser.add_argument(
-        '--out',
-        help='PNG to write; defaults to WORK_DIR/learning_curves.png')
+        '--out', help='PNG to write; defaults to WORK_DIR/learning_curves.png')
     parser.add_argument(
         '--metrics',
         nargs='+',
         default=list(DEFAULT_METRICS),
         help='task/metric per task, e.g. cls/AUC loc/mAP40 seg/Dice')
+    parser.add_argument(
+        '--ylim',
+        nargs=2,
+        type=float,
+        default=list(DEFAULT_YLIM),
+        metavar=('LOW', 'HIGH'),
+        help='y axis range; fx_mm\'s metrics are percentages, so the '
+        'default 0 100 keeps a 0.03-point wobble flat')
+    parser.add_argument(
+        '--autoscale-y',
+        action='store_true',
+        help='fit the y axis to the values instead of --ylim')
     parser.add_argument(
         '--x',
         choices=('cycle', 'iter'),
@@ -141,8 +161,8 @@ def read_loop_log(run_dir: str) -> dict:
                 info['trains'] = True
                 slot, num_slots = int(match.group(3)), int(match.group(4))
                 info['num_slots'] = num_slots
-                info['phase_lens'][(slot, match.group(6))] = int(
-                    match.group(7))
+                info['phase_lens'][(slot,
+                                    match.group(6))] = int(match.group(7))
     return info
 
 
@@ -191,14 +211,14 @@ def load_run(work_dir: str) -> Tuple[Series, Optional[int], List[str]]:
         phase_lens.update(log['phase_lens'])
         num_slots = log['num_slots'] or num_slots
     iters_per_cycle = None
-    if num_slots and {s for s, _ in phase_lens} == set(
-            range(1, num_slots + 1)):
+    if num_slots and {s
+                      for s, _ in phase_lens} == set(range(1, num_slots + 1)):
         iters_per_cycle = sum(phase_lens.values())
     return series, iters_per_cycle, used
 
 
-def select(series: Series,
-           metrics: Dict[str, str]) -> Dict[Tuple[str, str], dict]:
+def select(series: Series, metrics: Dict[str,
+                                         str]) -> Dict[Tuple[str, str], dict]:
     """``{(dataset, task): {network: (steps, values)}}`` of the chosen
     metric of each task."""
     panels: Dict[Tuple[str, str], dict] = {}
@@ -206,17 +226,28 @@ def select(series: Series,
         if metrics.get(task) != metric:
             continue
         steps = sorted(points)
-        panels.setdefault((dataset, task), {})[network] = (
-            steps, [points[s] for s in steps])
+        panels.setdefault((dataset, task),
+                          {})[network] = (steps, [points[s] for s in steps])
     return dict(
         sorted(
             panels.items(),
             key=lambda kv: (kv[0][0], TASK_ORDER.index(kv[0][1]))))
 
 
-def plot_panels(panels: Dict[Tuple[str, str], dict], metrics: Dict[str, str],
-                out: str, iters_per_cycle: Optional[int],
-                title: str) -> str:
+def draw_panels(panels: Dict[Tuple[str, str], dict],
+                metrics: Dict[str, str],
+                iters_per_cycle: Optional[int],
+                title: str,
+                ylim: Optional[Tuple[float, float]] = DEFAULT_YLIM):
+    """The figure of :func:`plot_panels`: one axes per (dataset, task).
+
+    The x axis counts cycles (whole-number ticks, from 0 to the last
+    cycle reached) when ``iters_per_cycle`` is known, else iterations; the
+    y axis spans ``ylim`` (None fits it to the values).
+
+    Returns:
+        matplotlib.figure.Figure: The figure (the caller closes it).
+    """
     num = len(panels)
     cols = min(3, num)
     rows = math.ceil(num / cols)
@@ -229,23 +260,45 @@ def plot_panels(panels: Dict[Tuple[str, str], dict], metrics: Dict[str, str],
             steps, values = networks[network]
             xs = [s / scale for s in steps]
             last = max(last, xs[-1])
-            ax.plot(xs, values, label=network, markersize=4,
-                    **NETWORK_STYLE.get(network, {}))
+            ax.plot(
+                xs,
+                values,
+                label=network,
+                markersize=4,
+                **NETWORK_STYLE.get(network, {}))
         if iters_per_cycle:
             for cycle in range(1, int(math.floor(last)) + 1):
                 ax.axvline(cycle, color='0.85', linewidth=0.8, zorder=0)
+            # from the start to the last cycle reached, a small margin
+            # keeping the end markers whole
+            cycles = max(1, math.ceil(last))
+            ax.set_xlim(-0.03 * cycles, 1.03 * cycles)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if ylim is not None:
+            ax.set_ylim(*ylim)
         ax.set_title(f'{dataset} / {task}')
         ax.set_xlabel('cycle' if iters_per_cycle else 'iteration')
         ax.set_ylabel(metrics[task])
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=SMALL_FONT_PT)
     for ax in list(axes.flat)[num:]:
         ax.set_visible(False)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
+    return fig
+
+
+def plot_panels(panels: Dict[Tuple[str, str], dict],
+                metrics: Dict[str, str],
+                out: str,
+                iters_per_cycle: Optional[int],
+                title: str,
+                ylim: Optional[Tuple[float, float]] = DEFAULT_YLIM) -> str:
+    """Write :func:`draw_panels`' figure to ``out`` (PNG)."""
+    fig = draw_panels(panels, metrics, iters_per_cycle, title, ylim)
     out_dir = osp.dirname(osp.abspath(out))
     os.makedirs(out_dir, exist_ok=True)
-    fig.savefig(out, dpi=100)
+    fig.savefig(out, dpi=SAVE_DPI)
     plt.close(fig)
     return out
 
@@ -275,7 +328,8 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     out = args.out or osp.join(args.work_dir, 'learning_curves.png')
     title = (f'{osp.basename(osp.abspath(args.work_dir))}: '
              f'{", ".join(osp.basename(d) for d in used)}')
-    plot_panels(panels, metrics, out, iters_per_cycle, title)
+    ylim = None if args.autoscale_y else tuple(args.ylim)
+    plot_panels(panels, metrics, out, iters_per_cycle, title, ylim)
     print(f'{len(panels)} panel(s) written to {out}')
     return out
 
