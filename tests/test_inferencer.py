@@ -381,6 +381,28 @@ def test_head_selection_checkpoints_and_errors(setup, tmp_path):
             setup['cfg'], bare, class_names=dict(phantom_a=dict(seg=['x'])))
 
 
+def test_published_release_reports_the_teacher(setup, tmp_path):
+    """publish_model.py stores the teacher as ``student.*`` (or bare):
+    predictions say ``teacher`` and equal the teacher's."""
+    publish = load_tool('tools/model_converters/publish_model.py')
+    png = setup['png']
+    teacher = head_outputs(setup['inferencer'](png)['predictions'][0])
+    for name, extra in (('fx.pth', []), ('net.pth', ['--net-only'])):
+        release = publish.main([setup['ckpt'], str(tmp_path / name)] + extra)
+        inferencer = FXInferencer(setup['cfg'], release)
+        assert inferencer.model_key == 'teacher'
+        pred = inferencer(png)['predictions'][0]
+        assert pred['model_key'] == 'teacher', name
+        assert_same_predictions(head_outputs(pred), teacher)
+        with pytest.raises(ValueError, match="release of the teacher's"):
+            FXInferencer(setup['cfg'], release, model_key='student')
+    # a release of the student says so
+    release = publish.main(
+        [setup['ckpt'],
+         str(tmp_path / 'student.pth'), '--weights', 'student'])
+    assert FXInferencer(setup['cfg'], release).model_key == 'student'
+
+
 def test_demo_script(setup, tmp_path):
     demo = load_tool('demo/image_demo.py')
     out_dir = str(tmp_path / 'demo')
