@@ -280,7 +280,10 @@ class BaseCXRDataset(BaseDataset):
         if self._fully_initialized:
             return
         super().full_init()
-        self._log_counts([self.get_data_info(i) for i in range(len(self))])
+        # mmengine's records as stored: a subclass's get_data_info may do
+        # per-sample work (polygons to RLE, image headers) not needed here
+        self._log_counts(
+            [BaseDataset.get_data_info(self, i) for i in range(len(self))])
 
     def supported_tasks(self) -> List[str]:
         return [
