@@ -27,6 +27,18 @@ def parse_requirements(fname: str) -> list:
     return requirements
 
 
+def extras_require() -> dict:
+    """The extras: ``all`` is every feature (OpenMMLab packages and the
+    optional export packages) and nothing of the tests."""
+    extras = {
+        'tests': parse_requirements('requirements/tests.txt'),
+        'optional': parse_requirements('requirements/optional.txt'),
+        'mim': parse_requirements('requirements/mminstall.txt'),
+    }
+    extras['all'] = extras['mim'] + extras['optional']
+    return extras
+
+
 if __name__ == '__main__':
     setup(
         name='fx_mm',
@@ -40,12 +52,7 @@ if __name__ == '__main__':
         include_package_data=True,
         python_requires='>=3.9',
         install_requires=parse_requirements('requirements/runtime.txt'),
-        extras_require={
-            'all': parse_requirements('requirements.txt'),
-            'tests': parse_requirements('requirements/tests.txt'),
-            'optional': parse_requirements('requirements/optional.txt'),
-            'mim': parse_requirements('requirements/mminstall.txt'),
-        },
+        extras_require=extras_require(),
         classifiers=[
             'Programming Language :: Python :: 3',
             'Topic :: Scientific/Engineering :: Medical Science Apps.',

@@ -1,5 +1,6 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
 import json
+import logging
 import os.path as osp
 import sys
 
@@ -61,6 +62,27 @@ def research_converted(research_dir, tmp_path_factory):
     result = load_tool('tools/model_converters/foundationx2fxmm.py').main(
         [src, dst, '--report', str(tmp / 'report.json')])
     return keys, result, src, dst
+
+
+class _Collect(logging.Handler):
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages = []
+
+    def emit(self, record) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def fx_log():
+    """Messages of mmengine's current logger (what print_log writes to)."""
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    handler = _Collect()
+    logger.addHandler(handler)
+    yield handler.messages
+    logger.removeHandler(handler)
 
 
 @pytest.fixture(autouse=True, scope='session')

@@ -8,14 +8,12 @@ and the problem -- or, with ``on_bad_record='skip'``, that the skip is
 logged with its reason and counted.
 """
 import copy
-import logging
 import os
 import os.path as osp
 
 import numpy as np
 import pytest
 import torch
-from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 from PIL import Image
 from pycocotools import mask as mask_utils
@@ -103,26 +101,6 @@ def write_dicom(path, pixels, **tags) -> str:
 
 
 PIXELS = (np.arange(32 * 32) % 4096).astype(np.uint16).reshape(32, 32)
-
-
-class _Collect(logging.Handler):
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages = []
-
-    def emit(self, record) -> None:
-        self.messages.append(record.getMessage())
-
-
-@pytest.fixture
-def fx_log():
-    """Messages of mmengine's current logger (what print_log writes to)."""
-    logger = MMLogger.get_current_instance()
-    handler = _Collect()
-    logger.addHandler(handler)
-    yield handler.messages
-    logger.removeHandler(handler)
 
 
 def cls_record(img_path, score=(1, 0), **extra):

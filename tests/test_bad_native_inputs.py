@@ -18,7 +18,6 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from PIL import Image
 from pycocotools import mask as mask_utils
-from test_bad_inputs import fx_log  # noqa: F401 (a fixture)
 from test_bad_inputs import (PIXELS, ToyCXRDataset, truncate, write_dicom,
                              write_png, write_text)
 from test_jsrt import CLNDAT, _tiny_jsrt

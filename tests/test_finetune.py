@@ -254,7 +254,10 @@ def test_finetune_real_jsrt(fx_checkpoint, jsrt_root, tmp_path):
     runner.train()
     assert runner.train_loop.iter == 2
     metrics = runner.val_loop.run()
-    dice = [k for k in metrics if k.startswith('jsrt/seg/Dice_')]
+    # one key per value, prefixed with the evaluated network
+    network = runner.model.predict_on
+    assert all(k.startswith(f'{network}/') for k in metrics), sorted(metrics)
+    dice = [k for k in metrics if k.startswith(f'{network}/jsrt/seg/Dice_')]
     assert len(dice) == 5
     assert all(0.0 <= metrics[k] <= 100.0 for k in dice)
 

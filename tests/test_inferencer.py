@@ -1,6 +1,7 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
 """FXInferencer: inputs (PNG, odd-size JPEG, arrays, DICOM, folders),
 checkpoint networks, box / mask coordinates, JSON output, the demo."""
+import copy
 import json
 import os
 import os.path as osp
@@ -224,6 +225,56 @@ def test_real_odd_size_jpeg(setup, shared_data):
             assert mask_utils.decode(rle).shape == (height, width)
 
 
+def letterbox_config(cfg, size: int):
+    """``cfg`` with every val / test pipeline letterboxed: aspect kept,
+    padded to a ``size`` square (docs/datasets.md)."""
+    cfg = copy.deepcopy(cfg)
+    for slots in (cfg.val_cfg.slots, cfg.test_cfg.slots):
+        for slot in slots:
+            pipeline = []
+            for transform in slot.dataset.pipeline:
+                if transform.type == 'mmdet.Resize':
+                    pad = dict(type='FXPad', size=(size, size))
+                    pipeline += [dict(transform, keep_ratio=True), pad]
+                else:
+                    pipeline.append(transform)
+            slot.dataset.pipeline = pipeline
+    return cfg
+
+
+def test_letterbox_predictions_map_back_to_the_original(setup):
+    """A non-square image through a letterbox pipeline: the network sees
+    the image padded to a square; masks and boxes come back in the
+    original pixels. Reference: the same image padded by hand to the
+    square (the same network input), whose predictions cropped to the
+    image must be the letterboxed image's."""
+    size = 128
+    inferencer = FXInferencer(
+        letterbox_config(setup['cfg'], size), weights=setup['ckpt'])
+    gray = cv2.resize(
+        cv2.imread(setup['png'], cv2.IMREAD_GRAYSCALE), (size, size))
+    image = np.ascontiguousarray(gray[:, :96])  # H 128 x W 96
+    padded = np.zeros_like(gray)
+    padded[:, :96] = image
+    pred, ref = (
+        inferencer(x, pred_score_thr=0.0)['predictions'][0]
+        for x in (image, padded))
+    assert (pred['height'], pred['width']) == (128, 96)
+    out, expected = head_outputs(pred), head_outputs(ref)
+    assert out.keys() == expected.keys() == HEADS
+    for (dataset, task), value in out.items():
+        reference = expected[(dataset, task)]
+        if task == 'seg':
+            assert value.shape[1:] == (128, 96)
+            np.testing.assert_array_equal(value, reference[:, :, :96])
+        elif task == 'loc':  # boxes clipped to the image
+            reference[:, [0, 2]] = reference[:, [0, 2]].clip(max=96)
+            np.testing.assert_allclose(value, reference, atol=1e-3)
+            assert (value[:, [0, 2]] <= 96).all()
+        else:
+            np.testing.assert_allclose(value, reference, atol=1e-5)
+
+
 def test_arrays_match_file_input(setup):
     inferencer = setup['inferencer']
     gray = cv2.imread(setup['png'], cv2.IMREAD_GRAYSCALE)
@@ -379,6 +430,28 @@ def test_head_selection_checkpoints_and_errors(setup, tmp_path):
     with pytest.raises(ValueError, match='1 class names for phantom_a/seg'):
         FXInferencer(
             setup['cfg'], bare, class_names=dict(phantom_a=dict(seg=['x'])))
+
+
+def test_published_release_reports_the_teacher(setup, tmp_path):
+    """publish_model.py stores the teacher as ``student.*`` (or bare):
+    predictions say ``teacher`` and equal the teacher's."""
+    publish = load_tool('tools/model_converters/publish_model.py')
+    png = setup['png']
+    teacher = head_outputs(setup['inferencer'](png)['predictions'][0])
+    for name, extra in (('fx.pth', []), ('net.pth', ['--net-only'])):
+        release = publish.main([setup['ckpt'], str(tmp_path / name)] + extra)
+        inferencer = FXInferencer(setup['cfg'], release)
+        assert inferencer.model_key == 'teacher'
+        pred = inferencer(png)['predictions'][0]
+        assert pred['model_key'] == 'teacher', name
+        assert_same_predictions(head_outputs(pred), teacher)
+        with pytest.raises(ValueError, match="release of the teacher's"):
+            FXInferencer(setup['cfg'], release, model_key='student')
+    # a release of the student says so
+    release = publish.main(
+        [setup['ckpt'],
+         str(tmp_path / 'student.pth'), '--weights', 'student'])
+    assert FXInferencer(setup['cfg'], release).model_key == 'student'
 
 
 def test_demo_script(setup, tmp_path):

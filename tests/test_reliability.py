@@ -504,7 +504,12 @@ def test_check_dataset_clean_data_exits_zero(tmp_path, capsys):
     cfg = small_config(str(tmp_path))
     config = write_config(cfg, str(tmp_path / 'check.py'))
     assert check_dataset.main([config, '--split', 'train']) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
+    # progress per slot on stderr; stdout keeps the table only
+    assert 'checking phantom_a/cls: 4 samples' in captured.err
+    assert '] 4/4, ' in captured.err
+    assert '4/4' not in out
     rows = [
         line.split() for line in out.splitlines() if line.startswith('train')
     ]

@@ -31,29 +31,34 @@ def test_rows_pick_headline_metrics_per_network_and_dataset():
     assert math.isnan(student_jsrt['cls AUC'])
 
 
-def test_unprefixed_duplicates_are_dropped_when_prefixed_rows_exist():
-    metrics = {'jsrt/seg/Dice': 90.0, 'teacher/jsrt/seg/Dice': 90.0}
-    assert [(r['network'], r['dataset'])
-            for r in results_rows(metrics)] == [('teacher', 'jsrt')]
+def test_keys_without_network_make_rows_without_network():
+    """A plain mmengine loop logs ``jsrt/seg/Dice`` (no network)."""
     plain = results_rows({'jsrt/seg/Dice': 90.0})
     assert plain[0]['network'] == '' and plain[0]['seg Dice'] == 90.0
+    assert format_markdown(plain).splitlines()[2] == \
+        '| jsrt | n/a | n/a | 90.00 |'
 
 
 def test_markdown_json_csv(tmp_path):
     paths = dump_results_table(METRICS, str(tmp_path))
     md = open(paths['md']).read().splitlines()
     assert md[0] == '| network | dataset | cls AUC | loc mAP40 | seg Dice |'
-    assert md[2] == '| teacher | jsrt | 81.25 | - | 95.50 |'
-    assert md[4] == '| student | jsrt | n/a | - | 94.00 |'
+    # no number (an undefined AUC, a task not evaluated): one spelling
+    # per format, the same for both reasons
+    assert md[2] == '| teacher | jsrt | 81.25 | n/a | 95.50 |'
+    assert md[4] == '| student | jsrt | n/a | n/a | 94.00 |'
     data = json.load(open(paths['json']))
     assert data['table'][2]['cls AUC'] is None  # NaN -> null in JSON
+    assert data['table'][2]['loc mAP40'] is None
+    assert data['metrics']['student/jsrt/cls/AUC'] is None
     assert data['metrics']['teacher/node21/loc/mAP50'] == 10.0
     rows = list(csv.DictReader(open(paths['csv'])))
     assert rows[1] == {
         'network': 'teacher',
         'dataset': 'node21',
-        'cls AUC': '',
+        'cls AUC': 'n/a',
         'loc mAP40': '12.0',
-        'seg Dice': ''
+        'seg Dice': 'n/a'
     }
+    assert rows[2]['cls AUC'] == 'n/a'  # NaN, not 'nan'
     assert format_markdown(results_rows({})).count('\n') == 1

@@ -59,3 +59,22 @@ def test_a_metric_without_a_val_slot_is_an_error(tmp_path):
     with pytest.raises(ValueError, match=r'DetectionMAP for phantom_a/loc '
                        r'has no val slot'):
         runner.train()
+
+
+def test_one_network_logs_each_metric_once_under_its_name(tmp_path):
+    """One evaluated network: every key still says which one
+    (``teacher/...``), and no bare duplicate is logged beside it."""
+    cfg = small_config(str(tmp_path))
+    cfg.experiment_name = 'one_network_keys'
+    cfg.val_cfg.predict_on = ['teacher']
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.val_loop.run(slots=[('phantom_a', 'cls')])
+    assert 'teacher/phantom_a/cls/AUC' in metrics
+    assert all(k.startswith('teacher/') for k in metrics), sorted(metrics)
+    # the message hub (what the log and TensorBoard show) holds the same
+    # keys, once each
+    logged = [
+        k[len('val/'):] for k in runner.message_hub.log_scalars
+        if k.startswith('val/') and k.count('/') > 1
+    ]
+    assert sorted(logged) == sorted(metrics)

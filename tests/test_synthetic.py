@@ -293,3 +293,29 @@ def test_generation_is_fast(tmp_path):
     generate_synthetic_cxr(str(tmp_path), 50, 256, seed=0, variant='phantom_b')
     # ~200 images must take seconds: 50 well under 5 s on 2 slow cores
     assert time.perf_counter() - start < 5.0
+
+
+def test_logged_counts_are_those_after_indices(root, fx_log):
+    """``indices`` (e.g. ``--cfg-options ...dataset.indices=4``) shrinks
+    what the dataset serves; the count it logs says so."""
+    common = dict(
+        type='SyntheticCXRDataset',
+        data_root=root,
+        variant='phantom_a',
+        num_images=NUM,
+        image_size=SIZE,
+        seed=SEED,
+        split='train',
+        task='cls')
+    DATASETS.build(common)
+    subset = DATASETS.build(dict(common, indices=4))
+    assert len(subset) == 4
+    counts = [m for m in fx_log if 'phantom_a/cls:' in m]
+    assert len(counts) == 2, counts
+    assert ': 28 images, positives' in counts[0]
+    assert ': 4 images (of 28 loaded; `indices` subset), positives' in \
+        counts[1]
+    # the positives are counted over the 4 samples served
+    positives = sum(
+        int(subset.get_data_info(i)['gt_score'][0]) for i in range(4))
+    assert f'nodule={positives}/4' in counts[1]

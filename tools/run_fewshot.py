@@ -107,12 +107,15 @@ def run_config(cfg: Config, shots: int, indices: List[int],
     return cfg
 
 
-def dice_keys(metrics: Dict[str, float]) -> List[str]:
-    """Dice keys of the tested network (``MultiSlotTestLoop`` also logs
-    them with a ``student/`` / ``teacher/`` prefix)."""
-    return sorted(
-        k for k in metrics if k.split('/')[-1].startswith('Dice')
-        and not k.startswith(('student/', 'teacher/')))
+def dice_scores(metrics: Dict[str, float]) -> Dict[str, float]:
+    """Dice values of the tested network, keyed without the network that
+    ``MultiSlotTestLoop`` puts first (``teacher/jsrt/seg/Dice`` ->
+    ``jsrt/seg/Dice``)."""
+    return {
+        k.split('/', 1)[1]: float(v)
+        for k, v in sorted(metrics.items())
+        if k.split('/')[-1].startswith('Dice')
+    }
 
 
 def write_tables(rows: List[dict], columns: Sequence[str],
@@ -169,15 +172,15 @@ def main(argv=None) -> None:
             runner = build_runner(run_cfg)
             runner.train()
             metrics = runner.test()
-            keys = dice_keys(metrics)
-            if not keys:
+            scores = dice_scores(metrics)
+            if not scores:
                 raise KeyError(f'{args.config}: the test metrics have no '
                                f'Dice key: {sorted(metrics)}')
             if columns is None:
-                columns = keys
+                columns = list(scores)
             rows.append(
                 dict(shots=shots, repeat=repeat,
-                     **{k: float(metrics[k]) for k in columns}))
+                     **{k: scores[k] for k in columns}))
             with open(osp.join(work_dir, 'fewshot_selection.json'),
                       'w') as f:
                 json.dump(selection, f, indent=1)

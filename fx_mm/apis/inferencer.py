@@ -30,7 +30,7 @@ from fx_mm.structures import TASKS
 from fx_mm.utils.checkpoint import (CheckpointMismatchError,
                                     check_checkpoint_matches,
                                     check_local_checkpoint,
-                                    load_fx_checkpoint)
+                                    load_fx_checkpoint, published_network)
 from fx_mm.utils.logging import init_info_at_debug
 from fx_mm.utils.setup_env import register_all_modules
 from fx_mm.visualization import FXVisualizer, compose_views, to_rgb_uint8
@@ -97,7 +97,10 @@ class FXInferencer(BaseInferencer):
         model_key (str, optional): ``'teacher'`` or ``'student'``: the
             network that predicts. Defaults to the teacher when the model
             and the checkpoint have one (the released weights are the
-            teacher's), else the student.
+            teacher's), else the student. A release of
+            ``tools/model_converters/publish_model.py`` holds one network
+            (stored as ``student.*`` or bare); its ``meta`` names which, and
+            that name is the ``model_key`` (``'teacher'`` by default).
         class_names (dict, optional): ``{dataset: {task: [names]}}``;
             overrides the names read from the config's datasets. Heads
             without names report ``class_<i>``.
@@ -148,7 +151,11 @@ class FXInferencer(BaseInferencer):
         self._allow_unsafe_pickle = allow_unsafe_pickle
         self._user_class_names = copy.deepcopy(class_names or {})
         self.vis_max_height = vis_max_height
+        #: the network whose weights predict (what predictions report)
         self.model_key: Optional[str] = None
+        # the network of the built model that holds them (a release keeps
+        # its one network in the student's place)
+        self._predict_on: Optional[str] = None
         with DefaultScope.overwrite_default_scope(scope):
             super().__init__(
                 model=model,
@@ -175,14 +182,14 @@ class FXInferencer(BaseInferencer):
                           'come from randomly initialised weights')
             with init_info_at_debug():
                 model.init_weights()
-            self.model_key = self._resolve_key(model, None)
+            self.model_key = self._predict_on = self._resolve_key(model, None)
         else:
             checkpoint = load_fx_checkpoint(
                 weights,
                 map_location='cpu',
                 allow_unsafe_pickle=self._allow_unsafe_pickle)
             self._load_weights_to_model(model, checkpoint, cfg)
-        model.predict_on = self.model_key
+        model.predict_on = self._predict_on
         model.cfg = cfg
         model.to(device)
         model.eval()
@@ -222,7 +229,17 @@ class FXInferencer(BaseInferencer):
             net: any(k.startswith(f'{net}.') for k in state)
             for net in ('student', 'teacher')
         }
-        key = self.model_key = self._resolve_key(model, has)
+        published = published_network(checkpoint)
+        if published is None:
+            key = self.model_key = self._resolve_key(model, has)
+        else:
+            if self._requested_key not in (None, published):
+                raise ValueError(f'{path}: a publish_model.py release of the '
+                                 f'{published}\'s weights only; model_key='
+                                 f'{self._requested_key!r} is not in it')
+            self.model_key = published
+            key = 'student'
+        self._predict_on = key
         if has['student'] or has['teacher']:
             target, target_state = model, state
         else:  # the weights of one network

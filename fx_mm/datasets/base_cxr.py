@@ -18,8 +18,9 @@ dict with
 
 Subclasses implement :meth:`load_records` and return the data infos for
 their task; :class:`BaseCXRDataset` validates them (class ids, boxes, label
-values), counts what was loaded and logs it, and raises an error naming the
-file and record for anything invalid. Nothing is dropped silently: with
+values), logs the counts of what it serves (after mmengine's ``indices``
+subset), and raises an error naming the file and record for anything
+invalid. Nothing is dropped silently: with
 ``on_bad_record='skip'`` a bad record or a sample that fails to load is
 left out with a logged warning (file, record, reason) and counted.
 """
@@ -139,6 +140,7 @@ class BaseCXRDataset(BaseDataset):
         #: ``(where, reason)`` of each record left out when loading
         self.skipped_records: List[Tuple[str, str]] = []
         self._skipped_samples = SharedCounter()
+        self._num_loaded = 0  # records loaded, before ``indices``
         super().__init__(**kwargs)
 
     # ------------------------------------------------------------------
@@ -268,8 +270,20 @@ class BaseCXRDataset(BaseDataset):
                     f'{self._name()}: every record is bad '
                     f'({len(self.skipped_records)} skipped; first: '
                     f'{self.skipped_records[0][1]})')
-        self._log_counts(valid)
+        self._num_loaded = len(valid)
         return valid
+
+    def full_init(self) -> None:
+        """mmengine's loading, filtering and ``indices`` subsetting, then
+        the log of what the dataset holds: the samples the loaders draw
+        from, not the records the annotation file has."""
+        if self._fully_initialized:
+            return
+        super().full_init()
+        # mmengine's records as stored: a subclass's get_data_info may do
+        # per-sample work (polygons to RLE, image headers) not needed here
+        self._log_counts(
+            [BaseDataset.get_data_info(self, i) for i in range(len(self))])
 
     def supported_tasks(self) -> List[str]:
         return [
@@ -336,9 +350,13 @@ class BaseCXRDataset(BaseDataset):
     def _log_counts(self, records: List[dict]) -> None:
         msg = (f'{type(self).__name__} {self.dataset_name}/{self.task}: '
                f'{len(records)} images')
+        if len(records) != self._num_loaded:
+            msg += f' (of {self._num_loaded} loaded; `indices` subset)'
         if self.task == 'cls':
-            pos = np.stack([r['gt_score'] for r in records]).sum(0)
-            known = np.stack([r['gt_label_mask'] for r in records]).sum(0)
+            num_classes = len(self.task_classes)
+            pos = sum((r['gt_score'] for r in records), np.zeros(num_classes))
+            known = sum((r['gt_label_mask'] for r in records),
+                        np.zeros(num_classes))
             msg += ', positives per class ' + ', '.join(
                 f'{c}={int(p)}/{int(k)}'
                 for c, p, k in zip(self.task_classes, pos, known))

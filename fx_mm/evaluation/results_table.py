@@ -3,8 +3,13 @@
 column per task's headline metric (cls AUC, loc mAP40, seg Dice).
 
 Metric keys come from fx_mm's metrics as ``'{dataset}/{task}/{Metric}'``,
-optionally prefixed with the evaluated network by the multi-slot loops
-(``'teacher/jsrt/seg/Dice'``).
+prefixed with the evaluated network by the multi-slot loops
+(``'teacher/jsrt/seg/Dice'``; a plain mmengine loop leaves the prefix out).
+
+A cell without a number has one spelling, whatever the reason (a metric
+undefined on the split -- NaN, e.g. an AUC over one label value -- or a task
+the dataset was not evaluated on): :data:`MISSING` (``n/a``) in the markdown
+and CSV files, ``null`` in the JSON file (JSON has no NaN).
 """
 import csv
 import json
@@ -16,14 +21,16 @@ from typing import Dict, List, Optional
 HEADLINE = dict(cls='AUC', loc='mAP40', seg='Dice')
 COLUMNS = tuple(f'{task} {metric}' for task, metric in HEADLINE.items())
 NETWORKS = ('teacher', 'student')
+#: How a cell without a number is written in the markdown and CSV files.
+MISSING = 'n/a'
 
 
 def results_rows(metrics: Dict[str, float]) -> List[dict]:
     """Rows ``dict(network=..., dataset=..., 'cls AUC'=..., ...)``.
 
-    A missing task of a dataset is None (printed as ``-``); an undefined
-    metric (NaN, e.g. AUC on a split with one label value) stays NaN.
-    Keys that are not headline metrics are ignored.
+    A missing task of a dataset is None; an undefined metric (NaN, e.g.
+    AUC on a split with one label value) stays NaN; both are written as
+    :data:`MISSING`. Keys that are not headline metrics are ignored.
     """
     table: Dict[tuple, dict] = {}
     for key, value in metrics.items():
@@ -39,11 +46,6 @@ def results_rows(metrics: Dict[str, float]) -> List[dict]:
         row = table.setdefault((network, dataset),
                                dict(network=network, dataset=dataset))
         row[f'{task} {metric}'] = float(value)
-    # with one network the loops also log unprefixed keys: drop those
-    # duplicates when the prefixed row exists
-    networks = {network for network, _ in table}
-    if '' in networks and len(networks) > 1:
-        table = {k: v for k, v in table.items() if k[0] != ''}
     rows = []
 
     def order(key: tuple) -> tuple:
@@ -62,18 +64,15 @@ def results_rows(metrics: Dict[str, float]) -> List[dict]:
 def nan_to_null(row: dict) -> dict:
     """``row`` with NaN values (undefined metrics) as None: NaN is not
     JSON, None is written as null."""
-    return {
-        k: None if isinstance(v, float) and math.isnan(v) else v
-        for k, v in row.items()
-    }
+    return {k: None if _is_missing(v) else v for k, v in row.items()}
+
+
+def _is_missing(value: Optional[float]) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _cell(value: Optional[float]) -> str:
-    if value is None:
-        return '-'
-    if math.isnan(value):
-        return 'n/a'
-    return f'{value:.2f}'
+    return MISSING if _is_missing(value) else f'{value:.2f}'
 
 
 def format_markdown(rows: List[dict]) -> str:
@@ -97,7 +96,8 @@ def dump_results_table(metrics: Dict[str, float],
                        out_dir: str,
                        stem: str = 'results') -> Dict[str, str]:
     """Write ``<stem>.md``, ``<stem>.json`` (all metrics and the rows) and
-    ``<stem>.csv`` into ``out_dir``; returns the paths by format."""
+    ``<stem>.csv`` into ``out_dir``; returns the paths by format. Cells
+    without a number: :data:`MISSING` in md / csv, ``null`` in json."""
     os.makedirs(out_dir, exist_ok=True)
     rows = results_rows(metrics)
     paths = {
@@ -121,7 +121,7 @@ def dump_results_table(metrics: Dict[str, float],
         writer.writeheader()
         for row in rows:
             writer.writerow({
-                k: ('' if v is None else v)
+                k: MISSING if _is_missing(v) else v
                 for k, v in row.items()
             })
     return paths

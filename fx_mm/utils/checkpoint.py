@@ -231,6 +231,25 @@ def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
         filename, map_location=map_location, allow_unsafe_pickle=unsafe)
 
 
+#: ``meta`` entry that ``tools/model_converters/publish_model.py`` writes:
+#: ``dict(source=..., weights='teacher' | 'student' | 'student+teacher',
+#: layout='FoundationX' | 'FoundationXNet')``.
+PUBLISH_META_KEY = 'fx_mm_publish'
+
+
+def published_network(checkpoint: Any) -> Optional[str]:
+    """``'teacher'`` or ``'student'`` when ``checkpoint`` is a release of
+    that one network (publish_model.py stores it as ``student.*`` or as
+    bare keys, whichever network it was); None for anything else
+    (training checkpoints, releases keeping both networks)."""
+    if not isinstance(checkpoint, dict):
+        return None
+    meta = checkpoint.get('meta')
+    info = meta.get(PUBLISH_META_KEY) if isinstance(meta, dict) else None
+    weights = info.get('weights') if isinstance(info, dict) else None
+    return weights if weights in ('teacher', 'student') else None
+
+
 class CheckpointMismatchError(RuntimeError):
     """A checkpoint does not fit the model (keys or shapes)."""
 

@@ -10,7 +10,8 @@ image's size. Label values are checked when the annotations are parsed.
 
 Prints one row per slot (split, dataset, task, images, ok, bad, first
 problems) and exits with status 1 if anything is bad (2 if a dataset cannot
-be built at all), 0 otherwise.
+be built at all), 0 otherwise. A progress bar per slot (mmengine's, on
+stderr, so that stdout holds the table only) follows the decoding.
 
 Examples::
 
@@ -27,6 +28,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
+from mmengine.utils import ProgressBar
 
 from fx_mm.datasets.base_cxr import DATA_ERRORS
 from fx_mm.datasets.transforms import LoadCXRAnnotations, LoadCXRImage
@@ -100,6 +102,27 @@ def check_sample(info: dict) -> Optional[str]:
     return None
 
 
+def check_samples(infos: List[dict], workers: int) -> List[Optional[str]]:
+    """:func:`check_sample` of every data info, in order, with a progress
+    bar on stderr."""
+    progress = ProgressBar(len(infos), file=sys.stderr)
+    results = []
+
+    def record(result: Optional[str]) -> None:
+        results.append(result)
+        progress.update()
+
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            for result in pool.map(check_sample, infos, chunksize=16):
+                record(result)
+    else:
+        for info in infos:
+            record(check_sample(info))
+    sys.stderr.write('\n')
+    return results
+
+
 def check_slot(dataset_cfg: dict, decode: bool, max_images: Optional[int],
                workers: int) -> dict:
     """Build one slot's dataset and check its samples."""
@@ -137,11 +160,10 @@ def check_slot(dataset_cfg: dict, decode: bool, max_images: Optional[int],
             except Exception as err:
                 problems.append(f'sample {i}: {type(err).__name__}: {err}')
                 bad_samples += 1
-        if workers > 1:
-            with ProcessPoolExecutor(workers) as pool:
-                results = list(pool.map(check_sample, infos, chunksize=16))
-        else:
-            results = [check_sample(info) for info in infos]
+        print(
+            f'checking {row["dataset"]}/{row["task"]}: {len(infos)} samples',
+            file=sys.stderr)
+        results = check_samples(infos, workers)
         problems += [r for r in results if r is not None]
         bad_samples += sum(r is not None for r in results)
     row.update(

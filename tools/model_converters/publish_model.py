@@ -13,7 +13,9 @@ the student copy is dropped, so that a FoundationX built with
 finetuning config). ``--net-only`` writes bare FoundationXNet keys instead
 (no ``student.`` prefix, no data preprocessor). ``--keep-student`` keeps
 both networks under their training names, for a FoundationX WITH teacher
-(predict_on='teacher' then gives the released model).
+(predict_on='teacher' then gives the released model). ``meta`` records
+which network the file holds (``fx_mm_publish.weights``): the inferencer's
+predictions name it as their ``model_key``.
 
 Examples::
 
@@ -31,6 +33,7 @@ from typing import Mapping, Optional, Sequence
 import torch
 
 from fx_mm.utils import load_fx_checkpoint
+from fx_mm.utils.checkpoint import PUBLISH_META_KEY
 
 # training state that a release does not need
 _META_DROPPED = ('rng_states', 'message_hub', 'optimizer')
@@ -136,7 +139,9 @@ def publish(in_file: str,
         for k, v in dict(checkpoint.get('meta') or {}).items()
         if k not in _META_DROPPED
     }
-    meta['fx_mm_publish'] = dict(
+    # what the file holds: FXInferencer reports `weights` as the model_key
+    # of its predictions (fx_mm.utils.checkpoint.published_network)
+    meta[PUBLISH_META_KEY] = dict(
         source=osp.basename(in_file),
         weights='student+teacher' if keep_student else weights,
         layout='FoundationXNet' if net_only else 'FoundationX')

@@ -460,10 +460,11 @@ class MultiSlotValLoop(BaseLoop):
 
     Each slot's samples go to the metrics of its (dataset, task) (a metric's
     ``dataset_name`` and ``task``); metrics without them (e.g.
-    ``DumpResults``) see every slot. Metric keys are prefixed with the
-    network: ``teacher/jsrt/seg/Dice``. With one network, keys are also
-    logged without prefix. ``run(slots=[(dataset, task), ...])`` evaluates
-    only those slots (validation right after a slot is trained).
+    ``DumpResults``) see every slot. Every metric key is prefixed with the
+    network, also when only one is evaluated: ``teacher/jsrt/seg/Dice``
+    (one key per value; docs/inference.md). ``run(slots=[(dataset, task),
+    ...])`` evaluates only those slots (validation right after a slot is
+    trained).
 
     Args:
         runner: The runner.
@@ -576,8 +577,6 @@ class MultiSlotValLoop(BaseLoop):
             network_metrics = self._run_network(selected)
             for key, value in network_metrics.items():
                 metrics[f'{network}/{key}'] = value
-                if len(networks) == 1:
-                    metrics[key] = value
         self._model.predict_on = previous
         # mmengine logs every `val/*` scalar the message hub holds; drop the
         # previous validations' values so that slots not evaluated now are

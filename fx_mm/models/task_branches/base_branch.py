@@ -15,6 +15,25 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 
+def image_extent(metainfo: dict) -> Tuple[int, int]:
+    """(H, W) of the network input that the image covers, from the top-left
+    corner; the rest is padding, of the batch (data preprocessor) or of a
+    letterbox pipeline (``mmdet.Resize(keep_ratio=True)`` + ``FXPad``,
+    which reports the padded size as ``img_shape``).
+
+    It is the original size times the resize's ``scale_factor`` (W, H)
+    (1 without a resize), at most ``img_shape``: predictions cropped to it
+    map back to the original pixels by that scale alone.
+    """
+    height, width = metainfo['img_shape'][:2]
+    ori_shape = metainfo.get('ori_shape')
+    if ori_shape is None:
+        return int(height), int(width)
+    w_scale, h_scale = metainfo.get('scale_factor') or (1.0, 1.0)
+    return (min(int(height), int(round(ori_shape[0] * h_scale))),
+            min(int(width), int(round(ori_shape[1] * w_scale))))
+
+
 class MultiDatasetBranch(BaseModule):
     """Base class of fx_mm's task branches.
 

@@ -29,7 +29,7 @@ from torch.nn.init import normal_
 
 from fx_mm.registry import MODELS
 from ..layers import channel_norms
-from .base_branch import MultiDatasetBranch
+from .base_branch import MultiDatasetBranch, image_extent
 from .builder import build_in_scope
 
 try:
@@ -357,6 +357,14 @@ class MultiDatasetDINO(MultiDatasetBranch):
         results = self.decoders[dataset].bbox_head.predict(
             **head_inputs, rescale=rescale, batch_data_samples=data_samples)
         for sample, pred_instances in zip(data_samples, results):
+            # the head clips boxes to img_shape, which includes the padding
+            # of a letterbox pipeline: clip them to the image itself
+            meta = sample.metainfo
+            height, width = meta['ori_shape'][:2] if rescale and \
+                'ori_shape' in meta else image_extent(meta)
+            bboxes = pred_instances.bboxes
+            bboxes[:, 0::2] = bboxes[:, 0::2].clamp(min=0, max=width)
+            bboxes[:, 1::2] = bboxes[:, 1::2].clamp(min=0, max=height)
             sample.pred_instances = pred_instances
         samplelist_boxtype2tensor(data_samples)
         return data_samples

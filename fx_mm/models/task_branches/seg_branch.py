@@ -11,7 +11,7 @@ from mmseg.models.losses import DiceLoss
 from torch import Tensor
 
 from fx_mm.registry import MODELS
-from .base_branch import MultiDatasetBranch
+from .base_branch import MultiDatasetBranch, image_extent
 from .builder import build_in_scope
 
 
@@ -144,7 +144,8 @@ class MultiDatasetSegHead(BaseDecodeHead, MultiDatasetBranch):
             mode='bilinear',
             align_corners=self.align_corners)
         for logit, sample in zip(logits, data_samples):
-            height, width = sample.metainfo['img_shape'][:2]
+            # the image part of the input (letterbox / batch padding off)
+            height, width = image_extent(sample.metainfo)
             logit = logit[:, :height, :width]
             ori_shape = tuple(
                 sample.metainfo.get('ori_shape', (height, width)))
