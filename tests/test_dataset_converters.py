@@ -23,7 +23,8 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 from fx_mm.datasets import CXRCocoDataset, CXRDatasetError, CXRReadError
-from fx_mm.datasets.converters import CONVERTERS, convert, read_image_size
+from fx_mm.datasets.converters import CONVERTERS, convert
+from fx_mm.datasets.io import read_image_size
 from fx_mm.datasets.transforms import LoadCXRAnnotations, LoadCXRImage
 from fx_mm.registry import DATASETS
 

@@ -18,8 +18,7 @@ from fx_mm.engine.runner.slot_data import phase_num_iters
 from fx_mm.registry import DATASETS
 from fx_mm.utils import load_fx_checkpoint
 from fx_test_utils import (REPO_ROOT, drop_config_variables, free_port,
-                           run_train, set_hook, tiny_demo_config,
-                           write_config)
+                           run_train, set_hook, tiny_demo_config, write_config)
 
 
 def test_resume_mid_lock_phase_is_bit_exact(tmp_path):
@@ -39,8 +38,8 @@ def test_resume_mid_lock_phase_is_bit_exact(tmp_path):
         dataset = DATASETS.build(slot.dataset)
         for phase, fraction in (('lock', cfg.train_cfg.lock_fraction),
                                 ('release', cfg.train_cfg.release_fraction)):
-            lens[dataset.task, phase] = phase_num_iters(
-                len(dataset), fraction, 2, 1)
+            lens[dataset.task,
+                 phase] = phase_num_iters(len(dataset), fraction, 2, 1)
     assert lens['loc', 'lock'] >= 2, lens
     # after k iterations the next one is the 2nd of the loc lock phase
     k = lens['seg', 'lock'] + lens['seg', 'release'] + 1
@@ -113,6 +112,8 @@ from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 
 from fx_mm.registry import HOOKS
+from fx_mm.structures import current_slot_phase
+from fx_mm.utils import unwrap_model
 
 
 @HOOKS.register_module()
@@ -123,10 +124,10 @@ class FrozenParamProbe(Hook):
         self.records, self.frozen = [], None
 
     def before_train_iter(self, runner, batch_idx, data_batch=None):
-        state = runner.train_loop.state
+        state = current_slot_phase(runner)
         if state.phase != 'lock' or state.phase_iter != 0:
             return
-        student = getattr(runner.model, 'module', runner.model).student
+        student = unwrap_model(runner.model).student
         optimizer = runner.optim_wrapper.optimizer
         self.frozen = {
             name: p.detach().clone()
@@ -142,10 +143,10 @@ class FrozenParamProbe(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None):
-        state = runner.train_loop.state
+        state = current_slot_phase(runner)
         if self.frozen is None or not state.is_phase_end:
             return
-        model = getattr(runner.model, 'module', runner.model)
+        model = unwrap_model(runner.model)
         params = dict(model.student.named_parameters())
         self.records.append(dict(
             where=f'cycle {state.cycle + 1} {state.slot_name} lock',
@@ -184,8 +185,8 @@ def resume_with_val_config(tmp_dir, num_images: int) -> str:
     cfg.val_cfg.slots = [cfg.val_cfg.slots[0], cfg.val_cfg.slots[2]]
     cfg.val_evaluator = [
         metric for metric in cfg.val_evaluator
-        if metric.dataset_name == 'phantom_a'
-        and metric.type in ('MultiLabelAUC', 'DiceMetric')
+        if metric.dataset_name == 'phantom_a' and metric.type in (
+            'MultiLabelAUC', 'DiceMetric')
     ]
     cfg.default_hooks.checkpoint = dict(
         type='SlotCheckpointHook',
@@ -213,14 +214,14 @@ def checkpoint_differences(path_a: str, path_b: str) -> list:
     assert state_a.keys() == state_b.keys()
     differing += [
         f'optimizer.state.{index}.{name}' for index in state_a
-        for name, value in state_a[index].items()
-        if not torch.equal(torch.as_tensor(value),
-                           torch.as_tensor(state_b[index][name]))
+        for name, value in state_a[index].items() if not torch.equal(
+            torch.as_tensor(value), torch.as_tensor(state_b[index][name]))
     ]
     differing += [
-        f'param_schedulers.{k}'
-        for k, (x, y) in enumerate(
-            zip(a['param_schedulers'], b['param_schedulers'])) if x != y
+        f'param_schedulers.{k}' for k, (
+            x,
+            y) in enumerate(zip(a['param_schedulers'], b['param_schedulers']))
+        if x != y
     ]
     return differing
 
@@ -233,13 +234,12 @@ def run_dist(config: str, *args: str) -> str:
         FX_PYTHON=sys.executable,
         PORT=str(free_port()),
         OMP_NUM_THREADS='1')
-    proc = subprocess.run(
-        ['bash', 'tools/dist_train.sh', config, '2', *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200)
+    proc = subprocess.run(['bash', 'tools/dist_train.sh', config, '2', *args],
+                          cwd=REPO_ROOT,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=1200)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-6000:]
     return log
@@ -316,8 +316,8 @@ def test_resume_with_validation_is_bit_exact(request, processes, kind,
     assert RESUME_LOGS[kind] in log, log[-3000:]
 
 
-@pytest.mark.parametrize('processes',
-                         ['1proc', pytest.param('2proc_ddp', marks=DDP)])
+@pytest.mark.parametrize(
+    'processes', ['1proc', pytest.param('2proc_ddp', marks=DDP)])
 def test_frozen_parameters_stay_bit_identical_on_every_rank(
         request, processes):
     """A seg lock phase after the cls slot's release phase (AdamW state of

@@ -9,8 +9,8 @@ from PIL import Image
 
 from fx_mm.datasets import JSRTDataset
 from fx_mm.datasets.base_cxr import CXRDatasetError
-from fx_mm.datasets.jsrt import (JSRT_SEG_CLASSES, parse_jsrt_nodules,
-                                 parse_jsrt_non_nodules)
+from fx_mm.datasets.public.jsrt import (JSRT_SEG_CLASSES, parse_jsrt_nodules,
+                                        parse_jsrt_non_nodules)
 
 # Three records as the distributed file writes them: bare CR separators,
 # Latin-1 text, '?' for an unknown age, tabs inside location/diagnosis and

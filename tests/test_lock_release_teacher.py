@@ -13,7 +13,8 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from fx_mm.engine.hooks import MeanTeacherHook
-from fx_mm.engine.hooks.lock_release_hook import unwrap
+from fx_mm.structures import current_slot_phase
+from fx_mm.utils import unwrap_model
 from fx_test_utils import DEMO_CONFIG, RESEARCH_DEMO_CONFIG, tiny_demo_config
 
 STUDENT_WEIGHT = 0.2
@@ -35,7 +36,7 @@ class PhaseRecorder(Hook):
         self.records = []
 
     def before_train_iter(self, runner, batch_idx, data_batch=None):
-        model = unwrap(runner.model)
+        model = unwrap_model(runner.model)
         self._student = snapshot(model.student)
         self._teacher = snapshot(model.teacher)
 
@@ -44,8 +45,8 @@ class PhaseRecorder(Hook):
                          batch_idx,
                          data_batch=None,
                          outputs=None):
-        model = unwrap(runner.model)
-        state = runner.train_loop.state
+        model = unwrap_model(runner.model)
+        state = current_slot_phase(runner)
         student_after = snapshot(model.student)
         teacher_after = snapshot(model.teacher)
         self.records.append(
@@ -110,8 +111,7 @@ def test_cls_lock_phase_freezes_nothing(records):
     for record in phase_records(records, 'cls', 'lock'):
         moved = record['student_changed']
         assert any(k.startswith('backbone.') for k in moved)
-        assert any(
-            k.startswith('cls_branch.heads.phantom_a.') for k in moved)
+        assert any(k.startswith('cls_branch.heads.phantom_a.') for k in moved)
 
 
 def test_loc_lock_phase_trains_only_this_decoder(records):
@@ -132,9 +132,9 @@ def test_seg_lock_phase_trains_only_this_head_and_keeps_bn_stats(records):
             k for k in moved if not k.startswith(own))[:10]
     # the shared UperNet decoder has BatchNorm: its statistics stay put in
     # the lock phase (module in eval mode) and move in the release phase
-    released = set().union(*(r['student_changed']
-                             for r in phase_records(records, 'seg',
-                                                    'release')))
+    released = set().union(
+        *(r['student_changed']
+          for r in phase_records(records, 'seg', 'release')))
     bn_stats = {
         k
         for k in released if k.startswith('seg_branch.') and is_bn_stat(k)

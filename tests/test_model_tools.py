@@ -2,13 +2,17 @@
 """Parameter counting (get_flops.py) and the overhead benchmark."""
 import os.path as osp
 import re
+import sys
 
 import pytest
 import torch
 from fx_test_utils import REPO_ROOT, load_tool, tiny_demo_config, write_config
 
-from fx_mm.models.utils.model_stats import parameter_breakdown
 from fx_mm.registry import MODELS
+
+# tools-only code, imported from its folder as get_flops.py does
+sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'analysis_tools'))
+from model_stats import parameter_breakdown  # noqa: E402
 
 PAPER_CONFIG = osp.join(REPO_ROOT, 'configs', '_base_', 'models',
                         'foundation_x_swin-b.py')

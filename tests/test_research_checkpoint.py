@@ -17,6 +17,7 @@ wrong weight or a wrong op moves outputs by orders of magnitude more.
 """
 import json
 import os.path as osp
+import sys
 import unittest.mock
 from collections import OrderedDict
 
@@ -27,12 +28,15 @@ from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmseg.structures import SegDataSample
 
-from fx_mm.models.utils.research_converter import (RESEARCH_CLS_ORDER,
-                                                   RESEARCH_LOC_ORDER,
-                                                   ResearchLayoutError,
-                                                   convert_research_state)
 from fx_mm.registry import MODELS
 from fx_mm.utils import load_fx_checkpoint
+
+# tools-only code, imported from its folder as the converter script does
+sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'model_converters'))
+from research_converter import RESEARCH_CLS_ORDER  # noqa: E402
+from research_converter import RESEARCH_LOC_ORDER  # noqa: E402
+from research_converter import ResearchLayoutError  # noqa: E402
+from research_converter import convert_research_state  # noqa: E402
 
 RESEARCH_CONFIG = osp.join(REPO_ROOT, 'configs', '_base_', 'models',
                            'foundation_x_swin-b_research.py')

@@ -28,8 +28,8 @@ from pycocotools import mask as mask_utils
 from fx_mm.registry import DATASETS
 from fx_mm.structures import CLASS_METAINFO_KEYS
 from .base_cxr import BaseCXRDataset, CXRDatasetError
-from .public.common import (check_coco_polygons, iter_coco_images,
-                            load_coco_file)
+from .public.annotation_files import iter_coco_images, load_coco_file
+from .public.polygons import check_coco_polygons
 from .public.rle import check_coco_rle
 
 

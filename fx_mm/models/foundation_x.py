@@ -10,7 +10,8 @@ from torch import Tensor
 
 from fx_mm.registry import MODELS
 from fx_mm.structures import TASK_BRANCHES
-from .task_branches.builder import build_in_scope, sample_route
+from .batch_routing import sample_route
+from .task_branches.builder import build_in_scope
 
 
 @MODELS.register_module()

@@ -48,6 +48,8 @@ import torch
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.logging import HistoryBuffer, print_log
 
+from .model_wrappers import unwrap_model
+
 #: Opt-in for loading untrusted pickles through mmengine's loading paths.
 UNSAFE_PICKLE_ENV = 'FX_MM_ALLOW_UNSAFE_PICKLE'
 
@@ -285,7 +287,7 @@ def check_checkpoint_matches(model: torch.nn.Module,
             f'{filename}: not a checkpoint dict (got '
             f'{type(checkpoint).__name__})')
     state = checkpoint.get('state_dict', checkpoint)
-    model = getattr(model, 'module', model)
+    model = unwrap_model(model)
     own = model.state_dict()
     ignore = 'num_batches_tracked'
     found = dict(

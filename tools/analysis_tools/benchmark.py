@@ -54,10 +54,10 @@ from mmengine.config import Config, ConfigDict
 from mmengine.logging import MMLogger
 
 from fx_mm.engine.hooks import LockReleaseHook, MeanTeacherHook
-from fx_mm.engine.runner.loops import SlotPhaseState
 from fx_mm.engine.runner.slot_data import (build_phase_dataloader,
                                            phase_num_iters)
 from fx_mm.registry import DATASETS, MODELS
+from fx_mm.structures import SlotPhaseState
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import benchmark_overhead  # noqa: E402
@@ -193,8 +193,8 @@ def time_switches(cfg: Config, slots: Dict[str, dict], tasks: Sequence[str],
     lock_hook = LockReleaseHook(
         lock_tasks=_hook_cfg(cfg, 'LockReleaseHook').get(
             'lock_tasks', ('loc', 'seg')))
-    teacher_weight = _hook_cfg(cfg, 'MeanTeacherHook').get(
-        'student_weight', 0.2)
+    teacher_weight = _hook_cfg(cfg,
+                               'MeanTeacherHook').get('student_weight', 0.2)
     # the hooks read only these runner attributes
     logger = MMLogger.get_instance('fx_mm_tools')
     loop = SimpleNamespace(state=None)
@@ -212,8 +212,13 @@ def time_switches(cfg: Config, slots: Dict[str, dict], tasks: Sequence[str],
     results: Dict[str, dict] = {}
     for task in tasks:
         times: Dict[str, List[float]] = dict(
-            lock=[], release=[], lock_iter=[], release_iter=[], teacher=[],
-            loader=[], loader_cold=[])
+            lock=[],
+            release=[],
+            lock_iter=[],
+            release_iter=[],
+            teacher=[],
+            loader=[],
+            loader_cold=[])
         for rep in range(warmup + iters):
             cycle = 2 * rep
             parts = dict(
@@ -282,12 +287,12 @@ def switch_table(switch: Dict[str, dict], steps: Dict[str, float],
     for task, part in switch.items():
         n = slot_sizes[task]
         lock_iters = phase_num_iters(n, fractions['lock'], batch_size, 1)
-        release_iters = phase_num_iters(n, fractions['release'], batch_size,
-                                        1)
+        release_iters = phase_num_iters(n, fractions['release'], batch_size, 1)
         slot_ms = steps[task] * (lock_iters + release_iters)
         switch_ms = part['lock'] + part['release']
-        toggle_ms = (lock_iters * part['lock_iter'] +
-                     release_iters * part['release_iter'])
+        toggle_ms = (
+            lock_iters * part['lock_iter'] +
+            release_iters * part['release_iter'])
         teacher_ms = 2 * part['teacher']  # once per phase
         loader_ms = 2 * part['loader']  # one loader per phase
         cold_ms = 2 * part['loader_cold']
@@ -352,8 +357,8 @@ def data_images_per_s(slot: dict, batch_size: int, num_workers: int,
 
 
 def data_table(slots: Dict[str, dict], model_ips: Dict[str, float],
-               batch_size: int, images: int, workers: Optional[int],
-               seed: int, shape: int) -> str:
+               batch_size: int, images: int, workers: Optional[int], seed: int,
+               shape: int) -> str:
     lines = [
         '| task | dataset | workers | data img/s | data img/s (0 workers) '
         '| model img/s | data / model | data / model (0 workers) |',
@@ -361,8 +366,8 @@ def data_table(slots: Dict[str, dict], model_ips: Dict[str, float],
     ]
     for task, slot in slots.items():
         n_workers = slot['num_workers'] if workers is None else workers
-        with_workers = data_images_per_s(slot, batch_size, n_workers,
-                                         images, seed)
+        with_workers = data_images_per_s(slot, batch_size, n_workers, images,
+                                         seed)
         no_workers = data_images_per_s(slot, batch_size, 0, images, seed)
         ratio = with_workers / model_ips[task]
         flag = '' if ratio >= DATA_TARGET else ' (!)'
@@ -396,8 +401,8 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
 
     # (a)
     results, weight = benchmark_overhead.run_benchmark(
-        cfg, args.tasks, args.shape, args.batch_size, args.iters,
-        args.warmup, args.device, None, args.seed, args.rounds)
+        cfg, args.tasks, args.shape, args.batch_size, args.iters, args.warmup,
+        args.device, None, args.seed, args.rounds)
     tasks = [r['task'] for r in results]
     steps = {r['task']: r['fx_teacher_ms'] for r in results}
     table_a = benchmark_overhead.format_table(results, weight)
@@ -418,9 +423,8 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
         task: args.batch_size * 1000.0 / ms
         for task, ms in steps.items()
     }
-    table_c = data_table(slots, model_ips, args.batch_size,
-                         args.data_images, args.num_workers, args.seed,
-                         args.shape)
+    table_c = data_table(slots, model_ips, args.batch_size, args.data_images,
+                         args.num_workers, args.seed, args.shape)
 
     data_name = args.data_config or args.config
     header = (f'Config: `{args.config}`, data: `{data_name}`, input '

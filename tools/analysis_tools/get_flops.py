@@ -18,15 +18,20 @@ Examples::
         configs/foundation_x/fx_swin-t_synthetic_demo.py --shape 128
 """
 import argparse
+import os.path as osp
+import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch.nn as nn
 from mmengine.config import Config, DictAction
 from mmengine.logging import MMLogger
 
-from fx_mm.models.utils.model_stats import count_flops, parameter_breakdown
 from fx_mm.registry import MODELS
 from fx_mm.utils import register_all_modules
+
+# the counting helpers live next to this script (tools-only code)
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from model_stats import count_flops, parameter_breakdown  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -9,7 +9,12 @@ NAME is one of the converters of ``fx_mm.datasets.converters.CONVERTERS``
 ``montgomery``, ``jsrt``, ``shenzhen``, ``chexpert``, ``mimic_cxr``); the
 per-set scripts next to this one are the same command with NAME fixed.
 """
-from fx_mm.datasets.converters import main
+import os.path as osp
+import sys
+
+# the command line shared by the converters lives next to this script
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from converter_cli import main  # noqa: E402
 
 if __name__ == '__main__':
     main()

@@ -7,7 +7,12 @@ Reads DATA_ROOT with the fx_mm loader (the files training reads) and writes
 ``OUT/node21_<task>.json`` and ``OUT/node21_<task>_<split>.txt``;
 ``--help`` lists the tasks, splits and options. See docs/datasets.md.
 """
-from fx_mm.datasets.converters import main
+import os.path as osp
+import sys
+
+# the command line shared by the converters lives next to this script
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from converter_cli import main  # noqa: E402
 
 if __name__ == '__main__':
     main('node21')

@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import os.path as osp
+import sys
 from collections import Counter, OrderedDict
 from typing import Optional, Sequence
 
@@ -32,13 +33,16 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import MMLogger
 
-from fx_mm.models.utils.research_converter import (RESEARCH_CLS_ORDER,
-                                                   RESEARCH_LOC_ORDER,
-                                                   RESEARCH_SEG_ORDER,
-                                                   convert_research_state,
-                                                   unwrap_research_checkpoint)
 from fx_mm.registry import MODELS
 from fx_mm.utils import load_fx_checkpoint, register_all_modules
+
+# the research layout converter lives next to this script (tools-only code)
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from research_converter import RESEARCH_CLS_ORDER  # noqa: E402
+from research_converter import RESEARCH_LOC_ORDER  # noqa: E402
+from research_converter import RESEARCH_SEG_ORDER  # noqa: E402
+from research_converter import convert_research_state  # noqa: E402
+from research_converter import unwrap_research_checkpoint  # noqa: E402
 
 RESEARCH_MODEL_CONFIG = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',

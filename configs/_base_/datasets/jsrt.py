@@ -1,7 +1,7 @@
 # JSRT (247 PA radiographs) with the SCR organ masks, read as distributed
-# (fx_mm/datasets/jsrt.py): nodule classification (154 with / 93 without),
-# nodule boxes and five organ masks, on the standard 173 / 25 / 49 split
-# (`<jsrt_root>/splits/{train,val,test}.txt`).
+# (fx_mm/datasets/public/jsrt.py): nodule classification (154 with / 93
+# without), nodule boxes and five organ masks, on the standard 173 / 25 / 49
+# split (`<jsrt_root>/splits/{train,val,test}.txt`).
 #
 # Root: edit it or set FX_JSRT_ROOT (mmengine replaces `{{$VAR:default}}`
 # when it loads the config); in the fx_mm development checkout the data lie

@@ -1,4 +1,4 @@
-# Synthetic CXR phantoms (fx_mm/datasets/synthetic.py): generated on first
+# Synthetic CXR phantoms (fx_mm/datasets/synthetic/): generated on first
 # use into `synthetic_root`, deterministic by seed, no downloads.
 synthetic_root = 'work_dirs/synthetic_cxr'
 synthetic_num_images = 200

@@ -7,6 +7,7 @@ from .chexpert import (CHEXPERT_CLASSES, COMPETITION_CLASSES, MIMIC_CLASSES,
                        CheXpertDataset, MIMICCXRDataset)
 from .nih import (NIH_BOX_CLASSES, NIH_CLASSES, NIH_FOUR_FINDINGS,
                   NIHChestXray14Dataset, NIHFourFindingsDataset)
+from .jsrt import JSRT_SEG_CLASSES, JSRTDataset
 from .node21 import NODE21Dataset
 from .pneumothorax import CANDIDPTXDataset, SIIMACRDataset
 from .rsna import RSNA_CLASSES, RSNAPneumoniaDataset
@@ -17,12 +18,12 @@ from .vindr_rib import RIB_CLASSES, VinDrRibCXRDataset
 
 __all__ = [
     'CheXpertDataset', 'MIMICCXRDataset', 'NIHChestXray14Dataset',
-    'NIHFourFindingsDataset', 'NIH_FOUR_FINDINGS',
-    'VinDrCXRDataset', 'ShenzhenDataset', 'MontgomeryDataset', 'TBX11KDataset',
-    'NODE21Dataset', 'RSNAPneumoniaDataset', 'ChestXDetDataset',
-    'SIIMACRDataset', 'CANDIDPTXDataset', 'CheXmaskDataset',
-    'VinDrRibCXRDataset', 'fuse_reader_boxes', 'CHEXPERT_CLASSES',
-    'MIMIC_CLASSES', 'COMPETITION_CLASSES', 'NIH_CLASSES', 'NIH_BOX_CLASSES',
+    'NIHFourFindingsDataset', 'NIH_FOUR_FINDINGS', 'VinDrCXRDataset',
+    'ShenzhenDataset', 'MontgomeryDataset', 'TBX11KDataset', 'NODE21Dataset',
+    'RSNAPneumoniaDataset', 'ChestXDetDataset', 'SIIMACRDataset',
+    'CANDIDPTXDataset', 'CheXmaskDataset', 'VinDrRibCXRDataset',
+    'fuse_reader_boxes', 'CHEXPERT_CLASSES', 'MIMIC_CLASSES',
+    'COMPETITION_CLASSES', 'NIH_CLASSES', 'NIH_BOX_CLASSES',
     'VINDR_GLOBAL_CLASSES', 'VINDR_LOCAL_CLASSES', 'RSNA_CLASSES',
-    'CHESTX_DET_CLASSES', 'RIB_CLASSES'
+    'CHESTX_DET_CLASSES', 'RIB_CLASSES', 'JSRTDataset', 'JSRT_SEG_CLASSES'
 ]

@@ -18,8 +18,10 @@ from typing import List, Optional, Tuple
 
 from fx_mm.registry import DATASETS
 from ..base_cxr import CXRDatasetError
-from .common import (PublicCXRDataset, class_index, flatten_polygon, load_json,
-                     make_box, multi_hot)
+from .annotation_files import load_json
+from .polygons import flatten_polygon
+from .public_dataset import PublicCXRDataset
+from .record_values import class_index, make_box, multi_hot
 
 CHESTX_DET_CLASSES = ('Atelectasis', 'Calcification', 'Cardiomegaly',
                       'Consolidation', 'Diffuse Nodule', 'Effusion',

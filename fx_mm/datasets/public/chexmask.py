@@ -21,8 +21,10 @@ from mmengine.logging import print_log
 
 from fx_mm.registry import DATASETS
 from ..base_cxr import CXRDatasetError
-from .common import (FileIndex, PublicCXRDataset, csv_header, iter_csv,
-                     parse_float)
+from .annotation_files import csv_header, iter_csv
+from .file_index import FileIndex
+from .public_dataset import PublicCXRDataset
+from .record_values import parse_float
 from .rle import is_empty_rle, parse_rle, runs_bbox
 
 ORGANS = ('Left Lung', 'Right Lung', 'Heart')

@@ -19,7 +19,8 @@ from mmengine.logging import print_log
 
 from fx_mm.registry import DATASETS
 from ..base_cxr import CXRDatasetError
-from .common import PublicCXRDataset, iter_csv
+from .annotation_files import iter_csv
+from .public_dataset import PublicCXRDataset
 
 CHEXPERT_CLASSES = ('No Finding', 'Enlarged Cardiomediastinum', 'Cardiomegaly',
                     'Lung Opacity', 'Lung Lesion', 'Edema', 'Consolidation',
@@ -150,8 +151,7 @@ class CheXpertDataset(_CheXpertLabels):
                     # path and are reported missing
                     if osp.exists(osp.join(self.img_dir, rel)):
                         strip = False
-                    elif osp.exists(osp.join(self.img_dir,
-                                             _drop_first(rel))):
+                    elif osp.exists(osp.join(self.img_dir, _drop_first(rel))):
                         strip = True
                 score, mask = self._labels(row, where)
                 records.append(

@@ -22,9 +22,11 @@ from mmengine.logging import print_log
 
 from fx_mm.registry import DATASETS
 from ..base_cxr import CXRDatasetError
-from .common import (FileIndex, PublicCXRDataset, check_columns, class_index,
-                     iter_csv, iter_csv_raw, multi_hot, parse_float,
-                     read_list_file, xywh_box)
+from .annotation_files import (check_columns, iter_csv, iter_csv_raw,
+                               read_list_file)
+from .file_index import FileIndex
+from .public_dataset import PublicCXRDataset
+from .record_values import class_index, multi_hot, parse_float, xywh_box
 
 NIH_CLASSES = ('Atelectasis', 'Cardiomegaly', 'Effusion', 'Infiltration',
                'Mass', 'Nodule', 'Pneumonia', 'Pneumothorax', 'Consolidation',
@@ -193,10 +195,7 @@ class NIHFourFindingsDataset(NIHChestXray14Dataset):
     def __init__(self,
                  set_ids: Optional[Sequence[str]] = None,
                  **kwargs) -> None:
-        self.set_ids = None if set_ids is None else {
-            str(s)
-            for s in set_ids
-        }
+        self.set_ids = None if set_ids is None else {str(s) for s in set_ids}
         super().__init__(**kwargs)
 
     def _find_data_entry(self) -> str:

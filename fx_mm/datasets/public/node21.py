@@ -12,8 +12,9 @@ from typing import List
 
 from fx_mm.registry import DATASETS
 from ..base_cxr import CXRDatasetError
-from .common import (PublicCXRDataset, iter_csv, parse_binary, parse_float,
-                     xywh_box)
+from .annotation_files import iter_csv
+from .public_dataset import PublicCXRDataset
+from .record_values import parse_binary, parse_float, xywh_box
 
 BOX_COLUMNS = ('x', 'y', 'width', 'height')
 

@@ -23,7 +23,9 @@ from pycocotools import mask as mask_utils
 
 from fx_mm.registry import DATASETS
 from ..base_cxr import CXRDatasetError
-from .common import FileIndex, PublicCXRDataset, iter_csv
+from .annotation_files import iter_csv
+from .file_index import FileIndex
+from .public_dataset import PublicCXRDataset
 from .rle import is_empty_rle, parse_rle, runs_bbox, runs_to_coco
 
 PTX = ('pneumothorax', )

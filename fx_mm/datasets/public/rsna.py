@@ -22,8 +22,9 @@ from mmengine.logging import print_log
 
 from fx_mm.registry import DATASETS
 from ..base_cxr import CXRDatasetError
-from .common import (PublicCXRDataset, class_index, iter_csv, parse_binary,
-                     parse_float, xywh_box)
+from .annotation_files import iter_csv
+from .public_dataset import PublicCXRDataset
+from .record_values import class_index, parse_binary, parse_float, xywh_box
 
 RSNA_CLASSES = ('Lung Opacity', 'No Lung Opacity / Not Normal', 'Normal')
 BOX_COLUMNS = ('x', 'y', 'width', 'height')
@@ -90,8 +91,7 @@ class RSNAPneumoniaDataset(PublicCXRDataset):
             if guard.failed:
                 bad.add(row['patientId'])
         missing = [
-            pid for pid in classes or ()
-            if pid not in boxes and pid not in bad
+            pid for pid in classes or () if pid not in boxes and pid not in bad
         ]
         if missing:
             raise CXRDatasetError(

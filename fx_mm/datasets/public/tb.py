@@ -20,8 +20,9 @@ from typing import List, Optional, Sequence
 
 from fx_mm.registry import DATASETS
 from ..base_cxr import CXRDatasetError
-from .common import (PublicCXRDataset, iter_coco_images, load_coco_file,
-                     read_list_file, xywh_box)
+from .annotation_files import iter_coco_images, load_coco_file, read_list_file
+from .public_dataset import PublicCXRDataset
+from .record_values import xywh_box
 
 TB_CLASSES = ('tuberculosis', )
 TBX11K_BOX_CLASSES = ('ActiveTuberculosis', 'ObsoletePulmonaryTuberculosis',

@@ -29,8 +29,9 @@ from mmengine.logging import print_log
 
 from fx_mm.registry import DATASETS
 from ..base_cxr import CXRDatasetError
-from .common import (PublicCXRDataset, class_index, csv_header, iter_csv,
-                     make_box, parse_binary, parse_float)
+from .annotation_files import csv_header, iter_csv
+from .public_dataset import PublicCXRDataset
+from .record_values import class_index, make_box, parse_binary, parse_float
 
 VINDR_GLOBAL_CLASSES = ('COPD', 'Lung tumor', 'Pneumonia', 'Tuberculosis',
                         'Other diseases', 'No finding')

@@ -20,7 +20,9 @@ from typing import List
 
 from fx_mm.registry import DATASETS
 from ..base_cxr import CXRDatasetError
-from .common import PublicCXRDataset, flatten_polygon, load_json
+from .annotation_files import load_json
+from .polygons import flatten_polygon
+from .public_dataset import PublicCXRDataset
 
 RIB_CLASSES = tuple(f'R{i}'
                     for i in range(1, 11)) + tuple(f'L{i}'

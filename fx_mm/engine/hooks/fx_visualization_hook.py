@@ -11,6 +11,7 @@ from fx_mm.registry import HOOKS
 from fx_mm.visualization import (FXVisualizer, dataset_class_names,
                                  gt_in_original_frame, gt_to_original,
                                  load_rgb_image)
+from fx_mm.utils.model_wrappers import unwrap_model
 from fx_mm.visualization.utils import unwrap_dataset
 
 
@@ -127,7 +128,7 @@ class FXVisualizationHook(Hook):
 
     @staticmethod
     def _network(runner) -> str:
-        model = getattr(runner.model, 'module', runner.model)
+        model = unwrap_model(runner.model)
         return str(getattr(model, 'predict_on', 'model'))
 
     def _draw(self, runner, data_sample, name: str, step: int,

@@ -3,13 +3,10 @@ from typing import List, Optional, Tuple
 
 import torch.nn as nn
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
 from fx_mm.registry import HOOKS
-
-
-def unwrap(model: nn.Module) -> nn.Module:
-    return model.module if is_model_wrapper(model) else model
+from fx_mm.structures.slot_phase import current_slot_phase
+from fx_mm.utils.model_wrappers import unwrap_model
 
 
 def lock_plan(student: nn.Module, dataset: str,
@@ -60,10 +57,12 @@ class LockReleaseHook(Hook):
         self._plan: tuple = ([], [])
         self._modes_set = False
 
-    def before_train_iter(self, runner, batch_idx: int,
+    def before_train_iter(self,
+                          runner,
+                          batch_idx: int,
                           data_batch=None) -> None:
-        state = runner.train_loop.state
-        model = unwrap(runner.model)
+        state = current_slot_phase(runner, required_by=type(self).__name__)
+        model = unwrap_model(runner.model)
         student = model.student
         key = (state.cycle, state.slot_index, state.phase)
         locking = state.phase == 'lock' and state.task in self.lock_tasks
@@ -90,8 +89,9 @@ class LockReleaseHook(Hook):
         # modules' flags is cheaper than walking every module each
         # iteration.
         if self._modes_set and student.training and not any(
-                module.training for module in frozen) and all(
-                    module.training for module in trainable):
+                module.training
+                for module in frozen) and all(module.training
+                                              for module in trainable):
             return
         student.train()
         for module in frozen:
@@ -101,7 +101,7 @@ class LockReleaseHook(Hook):
         self._modes_set = True
 
     def after_train(self, runner) -> None:
-        unwrap(runner.model).student.requires_grad_(True)
+        unwrap_model(runner.model).student.requires_grad_(True)
         self._applied = None
         self._plan = ([], [])
         self._modes_set = False

@@ -4,7 +4,8 @@ from mmengine.dist import all_reduce_params, get_world_size
 from mmengine.hooks import Hook
 
 from fx_mm.registry import HOOKS
-from .lock_release_hook import unwrap
+from fx_mm.structures.slot_phase import current_slot_phase
+from fx_mm.utils.model_wrappers import unwrap_model
 
 
 @HOOKS.register_module()
@@ -35,7 +36,8 @@ class MeanTeacherHook(Hook):
 
     priority = 'ABOVE_NORMAL'
 
-    def __init__(self, student_weight: float = 0.2,
+    def __init__(self,
+                 student_weight: float = 0.2,
                  interval: str = 'phase') -> None:
         if not 0 < student_weight <= 1:
             raise ValueError(
@@ -47,7 +49,7 @@ class MeanTeacherHook(Hook):
         self.interval = interval
 
     def before_run(self, runner) -> None:
-        if unwrap(runner.model).teacher is None:
+        if unwrap_model(runner.model).teacher is None:
             raise ValueError('MeanTeacherHook needs a model built with '
                              'with_teacher=True')
 
@@ -56,10 +58,10 @@ class MeanTeacherHook(Hook):
                          batch_idx: int,
                          data_batch=None,
                          outputs=None) -> None:
-        state = getattr(runner.train_loop, 'state', None)
+        state = current_slot_phase(runner)
         if self.interval == 'iter' or (state is not None
                                        and state.is_phase_end):
-            model = unwrap(runner.model)
+            model = unwrap_model(runner.model)
             self.sync_student_buffers(model.student)
             self.update_teacher(model.student, model.teacher,
                                 self.student_weight)
@@ -70,9 +72,7 @@ class MeanTeacherHook(Hook):
         single process)."""
         if get_world_size() == 1:
             return
-        buffers = [
-            b for b in student.buffers() if b.dtype.is_floating_point
-        ]
+        buffers = [b for b in student.buffers() if b.dtype.is_floating_point]
         if buffers:
             all_reduce_params(buffers, op='mean')
 

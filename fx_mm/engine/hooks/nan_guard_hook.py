@@ -29,7 +29,8 @@ from mmengine.dist import all_reduce, get_world_size
 from mmengine.hooks import Hook
 
 from fx_mm.registry import HOOKS
-from .lock_release_hook import unwrap
+from fx_mm.structures.slot_phase import current_slot_phase
+from fx_mm.utils.model_wrappers import unwrap_model
 
 ACTIONS = ('skip', 'raise')
 
@@ -90,7 +91,7 @@ class NaNGuardHook(Hook):
     # -- installation ---------------------------------------------------
     def before_train(self, runner) -> None:
         self._runner = runner
-        model = unwrap(runner.model)
+        model = unwrap_model(runner.model)
         self._names = {id(p): n for n, p in model.named_parameters()}
         self._handles.append(model.register_forward_hook(self._check_loss))
         optim_wrapper = runner.optim_wrapper
@@ -123,7 +124,8 @@ class NaNGuardHook(Hook):
         ]
         if self.restore_buffers:
             self._buffers = [
-                b.detach().clone() for b in unwrap(runner.model).buffers()
+                b.detach().clone()
+                for b in unwrap_model(runner.model).buffers()
             ]
 
     def after_train_iter(self,
@@ -233,12 +235,12 @@ class NaNGuardHook(Hook):
                 p.grad = None
         if self.restore_buffers and self._buffers is not None:
             for buffer, saved in zip(
-                    unwrap(runner.model).buffers(), self._buffers):
+                    unwrap_model(runner.model).buffers(), self._buffers):
                 buffer.copy_(saved)
 
     def _describe(self, runner, reason: str, bad_params: list) -> str:
         """Where in training the problem happened, for the log."""
-        state = getattr(runner.train_loop, 'state', None)
+        state = current_slot_phase(runner)
         if state is not None and getattr(state, 'slot_name', ''):
             num_slots = len(getattr(runner.train_loop, 'slots', [])) or '?'
             where = (f'cycle {state.cycle + 1}, slot {state.slot_index + 1}'
@@ -247,9 +249,7 @@ class NaNGuardHook(Hook):
                      f'phase iteration {state.phase_iter + 1}/'
                      f'{state.phase_len}')
         else:
-            info = runner.message_hub.get_info('fx_slot') or {}
-            where = ', '.join(f'{k} {v}' for k, v in info.items()) or \
-                f'epoch {runner.epoch + 1}'
+            where = f'epoch {runner.epoch + 1}'
         listed = self.max_listed
         text = (f'NaNGuardHook: {reason} at iteration {runner.iter + 1} '
                 f'({where})')

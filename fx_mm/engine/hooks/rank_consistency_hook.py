@@ -8,7 +8,8 @@ from mmengine.dist import all_gather_object, get_rank, get_world_size
 from mmengine.hooks import Hook
 
 from fx_mm.registry import HOOKS
-from .lock_release_hook import unwrap
+from fx_mm.structures.slot_phase import current_slot_phase
+from fx_mm.utils.model_wrappers import unwrap_model
 
 
 def tensor_digests(module: nn.Module) -> Dict[str, str]:
@@ -93,7 +94,7 @@ class RankConsistencyHook(Hook):
     def _check(self, runner, where: str, iteration: int) -> None:
         if get_world_size() == 1:
             return
-        model = unwrap(runner.model)
+        model = unwrap_model(runner.model)
         modules = dict(student=model.student)
         if getattr(model, 'teacher', None) is not None:
             modules['teacher'] = model.teacher
@@ -108,7 +109,7 @@ class RankConsistencyHook(Hook):
                          batch_idx: int,
                          data_batch=None,
                          outputs=None) -> None:
-        state = getattr(runner.train_loop, 'state', None)
+        state = current_slot_phase(runner)
         if 'slot_end' in self.at and state is not None and \
                 state.is_slot_end:
             self._check(runner, f'end of slot {state.slot_name}',

@@ -2,6 +2,7 @@
 from mmengine.hooks import CheckpointHook
 
 from fx_mm.registry import HOOKS
+from fx_mm.structures.slot_phase import current_slot_phase
 from fx_mm.utils.checkpoint import ATOMIC_BACKEND_ARGS
 
 
@@ -36,7 +37,7 @@ class SlotCheckpointHook(CheckpointHook):
                          batch_idx: int,
                          data_batch=None,
                          outputs=None) -> None:
-        state = getattr(runner.train_loop, 'state', None)
+        state = current_slot_phase(runner)
         slot_end = state is not None and state.is_slot_end and \
             self.slot_interval > 0 and \
             (state.slot_index + 1) % self.slot_interval == 0

@@ -5,6 +5,7 @@ import torch
 from mmengine.hooks import Hook
 
 from fx_mm.registry import HOOKS
+from fx_mm.structures.slot_phase import current_slot_phase
 
 _CLIP_FUNCS = dict(
     norm=(torch.nn.utils.clip_grad_norm_, 'grad_norm'),
@@ -27,9 +28,11 @@ class TaskGradClipHook(Hook):
     def __init__(self, clip_grad: Dict[str, dict]) -> None:
         self.clip_grad = {k: dict(v) for k, v in clip_grad.items()}
 
-    def before_train_iter(self, runner, batch_idx: int,
+    def before_train_iter(self,
+                          runner,
+                          batch_idx: int,
                           data_batch: Optional[dict] = None) -> None:
-        task = runner.train_loop.state.task
+        task = current_slot_phase(runner, type(self).__name__).task
         optim_wrapper = runner.optim_wrapper
         cfg = dict(self.clip_grad.get(task) or {})
         if not cfg:

@@ -2,10 +2,10 @@
 from typing import Dict, Optional
 
 import torch.nn as nn
-from mmengine.model import is_model_wrapper
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapper
 
 from fx_mm.registry import OPTIM_WRAPPER_CONSTRUCTORS
+from fx_mm.utils.model_wrappers import unwrap_model
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
@@ -35,25 +35,25 @@ class FXOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                  optim_wrapper_cfg: dict,
                  paramwise_cfg: Optional[dict] = None) -> None:
         paramwise_cfg = dict(paramwise_cfg or {})
-        self.lr_mults: Dict[str, float] = dict(
-            paramwise_cfg.pop('lr_mults', {}))
+        self.lr_mults: Dict[str,
+                            float] = dict(paramwise_cfg.pop('lr_mults', {}))
         # per-parameter groups are needed to give each its own lr
         paramwise_cfg.setdefault('norm_decay_mult', 0.0)
         super().__init__(optim_wrapper_cfg, paramwise_cfg)
 
     def lr_mult(self, name: str) -> float:
-        matches = [p for p in self.lr_mults
-                   if name == p or name.startswith(p + '.')]
+        matches = [
+            p for p in self.lr_mults if name == p or name.startswith(p + '.')
+        ]
         return self.lr_mults[max(matches, key=len)] if matches else 1.0
 
     def __call__(self, model: nn.Module) -> OptimWrapper:
-        if is_model_wrapper(model):
-            model = model.module
+        model = unwrap_model(model)
         student = getattr(model, 'student', model)
         kept_frozen = {
             id(p)
-            for p in (model.frozen_parameters()
-                      if hasattr(model, 'frozen_parameters') else ())
+            for p in (model.frozen_parameters(
+            ) if hasattr(model, 'frozen_parameters') else ())
         }
         frozen = [
             n for n, p in student.named_parameters()
@@ -71,8 +71,7 @@ class FXOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             # mmengine adds frozen parameters as groups of their own
             groups = optim_wrapper.optimizer.param_groups
             groups[:] = [
-                g for g in groups
-                if any(p.requires_grad for p in g['params'])
+                g for g in groups if any(p.requires_grad for p in g['params'])
             ]
         names = {id(p): n for n, p in student.named_parameters()}
         for group in optim_wrapper.optimizer.param_groups:

@@ -1,12 +1,12 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
 from typing import Callable, Union
 
-from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
 from fx_mm.registry import RUNNERS
 from fx_mm.utils.checkpoint import load_checkpoint_file
+from fx_mm.utils.model_wrappers import unwrap_model
 
 
 @RUNNERS.register_module()
@@ -34,8 +34,7 @@ class FXRunner(Runner):
         checkpoint = load_checkpoint_file(filename, map_location=map_location)
         # the same steps as mmengine's Runner.load_checkpoint from here on
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
-        model = self.model.module if is_model_wrapper(
-            self.model) else self.model
+        model = unwrap_model(self.model)
         checkpoint = _load_checkpoint_to_model(
             model, checkpoint, strict, revise_keys=revise_keys)
         self._has_loaded = True

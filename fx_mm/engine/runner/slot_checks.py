@@ -6,6 +6,8 @@ from typing import Iterable, Optional
 
 import torch.nn as nn
 
+from fx_mm.utils.model_wrappers import unwrap_model
+
 #: Keys a slot of ``train_cfg.slots`` may have.
 SLOT_KEYS = ('dataset', 'name', 'batch_size', 'num_workers', 'collate_fn')
 #: Keys a slot of ``val_cfg.slots`` / ``test_cfg.slots`` may have (they go
@@ -56,7 +58,7 @@ def check_slot_head(model: nn.Module, dataset, where: str) -> None:
             ``task_classes``).
         where (str): e.g. ``'train_cfg.slots[0]'``.
     """
-    model = getattr(model, 'module', model)
+    model = unwrap_model(model)
     student = getattr(model, 'student', None)
     name = getattr(dataset, 'dataset_name', None)
     task = getattr(dataset, 'task', None)

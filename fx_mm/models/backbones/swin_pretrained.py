@@ -48,8 +48,8 @@ from mmengine.model.weight_init import (constant_init, trunc_normal_,
 from fx_mm.registry import WEIGHT_INITIALIZERS
 # the one local-only check of every checkpoint path (re-exported here)
 from fx_mm.utils.checkpoint import check_local_checkpoint
-from ..utils.swin_converters import (adapt_swin_state_dict,
-                                     load_swin_checkpoint)
+from ..utils.swin_adapt import adapt_swin_state_dict
+from ..utils.swin_converters import load_swin_checkpoint
 
 # init types handled by fx_mm on mmdet's Swin
 PRETRAINED_TYPES = ('Pretrained', 'FXPretrainedSwin')

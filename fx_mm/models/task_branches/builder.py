@@ -19,21 +19,3 @@ def build_in_scope(cfg: dict, scope: str) -> nn.Module:
         scope, cfg['type'] = type_name.split('.', 1)
     cfg.setdefault('_scope_', scope)
     return MODELS.build(cfg)
-
-
-def sample_route(data_samples) -> tuple:
-    """(dataset, task) of a batch; all its samples must share them."""
-    if not data_samples:
-        raise ValueError('fx_mm: a batch without data samples cannot be '
-                         'routed to a task head')
-    routes = {(s.metainfo.get('dataset'), s.metainfo.get('task'))
-              for s in data_samples}
-    if len(routes) != 1:
-        raise ValueError(
-            f'fx_mm: one batch must hold ONE (dataset, task), got {routes}; '
-            'each slot needs its own dataloader')
-    dataset, task = routes.pop()
-    if dataset is None or task is None:
-        raise ValueError('fx_mm: data samples lack "dataset"/"task" in '
-                         'their metainfo (use PackFXInputs)')
-    return dataset, task

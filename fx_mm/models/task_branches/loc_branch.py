@@ -28,6 +28,7 @@ from torch import Tensor
 from torch.nn.init import normal_
 
 from fx_mm.registry import MODELS
+from fx_mm.structures.slot_phase import published_slot_phase
 from ..layers import channel_norms
 from .base_branch import MultiDatasetBranch, image_extent
 from .builder import build_in_scope
@@ -97,9 +98,14 @@ class DINODatasetDecoder(BaseModule):
         self.num_queries = num_queries
         self.embed_dims = embed_dims
         self.bbox_head = build_in_scope(
-            two_stage_head_cfg(bbox_head, decoder, embed_dims, train_cfg,
-                               test_cfg, num_classes=num_classes,
-                               share_pred_layer=False), 'mmdet')
+            two_stage_head_cfg(
+                bbox_head,
+                decoder,
+                embed_dims,
+                train_cfg,
+                test_cfg,
+                num_classes=num_classes,
+                share_pred_layer=False), 'mmdet')
         self.decoder = DinoTransformerDecoder(**decoder)
         self.query_embedding = nn.Embedding(num_queries, embed_dims)
         self.memory_trans_fc = nn.Linear(embed_dims, embed_dims)
@@ -319,7 +325,7 @@ class MultiDatasetDINO(MultiDatasetBranch):
         """
         hub = MessageHub.get_current_instance()
         where = f'iteration {hub.get_info("iter", -1) + 1}'
-        slot = hub.get_info('fx_slot')
+        slot = published_slot_phase()
         if slot:
             where += (f' (cycle {slot["cycle"] + 1}, slot '
                       f'{slot["slot_index"] + 1}/{slot["num_slots"]} '
@@ -339,8 +345,8 @@ class MultiDatasetDINO(MultiDatasetBranch):
         # the parameters a normal one does (DDP's gradient bookkeeping)
         predictions = self.decoders[dataset].bbox_head(
             head_inputs['hidden_states'], head_inputs['references'])
-        total = sum(t.sum() for t in predictions) + sum(
-            head_inputs[key].sum() for key in nonfinite)
+        total = sum(t.sum() for t in predictions) + sum(head_inputs[key].sum()
+                                                        for key in nonfinite)
         return dict(loss_nonfinite_loc=total * float('nan'))
 
     def predict(self,

@@ -37,8 +37,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from fx_mm.registry import DATASETS
-from .base_cxr import BaseCXRDataset, CXRDatasetError
-from .io import read_binary_mask, read_image_size
+from ..base_cxr import BaseCXRDataset, CXRDatasetError
+from ..io import read_binary_mask, read_image_size
 
 JSRT_SEG_CLASSES = ('heart', 'left_lung', 'right_lung', 'left_clavicle',
                     'right_clavicle')
@@ -386,8 +386,8 @@ class JSRTDataset(BaseCXRDataset):
         elif self.task == 'loc':
             info['instances'] = [] if nodule is None else [
                 dict(
-                    bbox=self._nodule_box(nodule, width, height,
-                                          clinical_path, name),
+                    bbox=self._nodule_box(nodule, width, height, clinical_path,
+                                          name),
                     bbox_label=0,
                     ignore_flag=0)
             ]

@@ -40,7 +40,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from .swin_converters import convert_swin_checkpoint
+from fx_mm.models.utils import convert_swin_checkpoint
 
 # dataset order of the research code's heads (main.py: head_number /
 # DetHead / segmentation head indices)

@@ -1,6 +1,7 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
 """Parameter counts per component and single-task forwards of a
-:class:`~fx_mm.models.FoundationXNet` (for FLOP counting and export)."""
+:class:`~fx_mm.models.FoundationXNet`, for ``get_flops.py`` (which imports
+this module from its folder)."""
 import warnings
 from typing import Dict, List, Tuple
 
@@ -39,8 +40,9 @@ def parameter_breakdown(net: nn.Module) -> List[Tuple[str, int]]:
         rows.append((f'{attr}.shared', _numel(branch.shared_parameters())))
         for name in branch.datasets:
             rows.append((f'{attr}.{branch.dataset_container}.{name}',
-                         _numel(p for module in branch.dataset_modules(name)
-                                for p in module.parameters())))
+                         _numel(
+                             p for module in branch.dataset_modules(name)
+                             for p in module.parameters())))
     counted = {'backbone', 'cls_branch', 'loc_branch', 'seg_branch'}
     other = _numel(p for name, module in net.named_children()
                    if name not in counted for p in module.parameters())

@@ -1,67 +1,22 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
-import copy
-from dataclasses import asdict, dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import torch
 from mmengine.dist import get_rank, get_world_size
-from mmengine.evaluator import Evaluator
 from mmengine.runner import BaseLoop, set_random_seed
-from mmengine.runner.amp import autocast
 from torch.utils.data import DataLoader
 
 from fx_mm.registry import DATASETS, LOOPS
-from .slot_checks import VAL_SLOT_KEYS, check_slot_head, check_slot_keys
+from fx_mm.structures.slot_phase import (PHASES, SlotPhaseState,
+                                         phase_sequence, publish_slot_phase)
+from .epoch_length import CycleLength
+from .log_scalars import drop_log_scalars
+from .slot_checks import check_slot_head, check_slot_keys
 from .slot_data import (build_phase_dataloader, iteration_seed,
                         phase_num_iters, phase_seed)
 
-PHASES = ('lock', 'release')
+#: message hub key of the next position to train (saved with checkpoints)
 LOOP_STATE_KEY = 'fx_loop_state'
-
-
-@dataclass
-class SlotPhaseState:
-    """Where the cyclic loop is; hooks read it as ``runner.train_loop.state``.
-
-    ``phase_iter`` counts iterations done inside the phase; the flags are
-    True during the hooks of the phase's / slot's last iteration.
-    """
-    cycle: int = 0
-    slot_index: int = 0
-    phase: str = 'lock'
-    phase_iter: int = 0
-    phase_len: int = 0
-    slot_name: str = ''
-    dataset: str = ''
-    task: str = ''
-    is_phase_end: bool = False
-    is_slot_end: bool = False
-
-
-class CycleLength:
-    """Stands for a loop's dataloader where the loop iterates several:
-    mmengine asks ``len(loop.dataloader)`` for the length of an "epoch"
-    (schedulers, the log's ``[i/N]`` and eta). One train epoch here is one
-    cycle; one val/test epoch is every selected slot's loader."""
-
-    def __init__(self, iters_per_cycle: int, dataset=None) -> None:
-        self.iters_per_cycle = iters_per_cycle
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return self.iters_per_cycle
-
-
-def drop_log_scalars(message_hub, should_drop: Callable[[str], bool]) -> None:
-    """Remove the message hub's scalar histories whose key ``should_drop``.
-
-    mmengine's log processor logs every scalar the hub holds (train scalars
-    averaged over a window of iterations), so values of another slot or of
-    an earlier validation would otherwise be printed again as current.
-    """
-    scalars = message_hub.log_scalars
-    for key in [k for k in scalars if should_drop(k)]:
-        scalars.pop(key)
 
 
 @LOOPS.register_module()
@@ -221,7 +176,7 @@ class CyclicLockReleaseLoop(BaseLoop):
         message hub after a resume, else the start."""
         saved = self.runner.message_hub.get_info(LOOP_STATE_KEY)
         if saved is None or self._iter == 0:
-            return dict(cycle=0, slot_index=0, phase='lock', phase_iter=0)
+            return dict(cycle=0, slot_index=0, phase=PHASES[0], phase_iter=0)
         self.runner.logger.info(
             f'Resuming the cyclic loop at cycle {saved["cycle"] + 1}, slot '
             f'{saved["slot_index"] + 1}, {saved["phase"]} phase, '
@@ -238,14 +193,13 @@ class CyclicLockReleaseLoop(BaseLoop):
         finished = None
         if phase_iter >= self.phase_len(slot, phase):
             phase_iter = 0
-            if phase == 'lock':
-                phase = 'release'
-            else:
-                phase = 'lock'
+            positions = phase_sequence(
+                len(self.slots), cycle, slot_index, phase)
+            next(positions)
+            next_cycle, next_slot, phase = next(positions)
+            if (next_cycle, next_slot) != (cycle, slot_index):
                 finished = [cycle, slot_index]
-                slot_index += 1
-                if slot_index == len(self.slots):
-                    slot_index, cycle = 0, cycle + 1
+            cycle, slot_index = next_cycle, next_slot
         self.runner.message_hub.update_info(
             LOOP_STATE_KEY,
             dict(
@@ -268,8 +222,8 @@ class CyclicLockReleaseLoop(BaseLoop):
             position = dict(position, after_slot=None)
         while self._epoch < self.max_cycles and not self.stop_training:
             self.run_cycle(position)
-            position = dict(cycle=self._epoch, slot_index=0, phase='lock',
-                            phase_iter=0)
+            position = dict(
+                cycle=self._epoch, slot_index=0, phase=PHASES[0], phase_iter=0)
         self._prefetched = None  # a stopped run's prefetched workers
         self.runner.call_hook('after_train')
         return self.runner.model
@@ -280,18 +234,19 @@ class CyclicLockReleaseLoop(BaseLoop):
         if position.get('after_slot') is not None:
             # resumed from a checkpoint of a slot's last iteration
             self._after_slot(*position['after_slot'], resumed=True)
-        for slot_index in range(position['slot_index'], len(self.slots)):
-            resume_here = slot_index == position['slot_index']
-            for phase in PHASES:
-                if resume_here and position['phase'] == 'release' and \
-                        phase == 'lock':
-                    continue
-                start = position['phase_iter'] if (
-                    resume_here and phase == position['phase']) else 0
-                self.run_phase(cycle, slot_index, phase, start)
-                if self.stop_training:
-                    return
-            self._after_slot(cycle, slot_index)
+        for position_cycle, slot_index, phase in phase_sequence(
+                len(self.slots), cycle, position['slot_index'],
+                position['phase']):
+            if position_cycle != cycle:
+                break
+            resume_here = (slot_index, phase) == (position['slot_index'],
+                                                  position['phase'])
+            start = position['phase_iter'] if resume_here else 0
+            self.run_phase(cycle, slot_index, phase, start)
+            if self.stop_training:
+                return
+            if phase == PHASES[-1]:
+                self._after_slot(cycle, slot_index)
 
     def _after_slot(self,
                     cycle: int,
@@ -325,8 +280,8 @@ class CyclicLockReleaseLoop(BaseLoop):
         # done: a checkpoint taken from now on does not repeat it
         state = self.runner.message_hub.get_info(LOOP_STATE_KEY)
         if state is not None and state.get('after_slot') is not None:
-            self.runner.message_hub.update_info(
-                LOOP_STATE_KEY, dict(state, after_slot=None))
+            self.runner.message_hub.update_info(LOOP_STATE_KEY,
+                                                dict(state, after_slot=None))
 
     def _validate(self, slots: Optional[List[tuple]] = None) -> None:
         """Run the val loop; ``slots``: only these (dataset, task)."""
@@ -338,7 +293,10 @@ class CyclicLockReleaseLoop(BaseLoop):
         else:
             val_loop.run(slots=slots)
 
-    def _phase_loader(self, cycle: int, slot_index: int, phase: str,
+    def _phase_loader(self,
+                      cycle: int,
+                      slot_index: int,
+                      phase: str,
                       start: int = 0) -> DataLoader:
         slot = self.slots[slot_index]
         seed = phase_seed(self.runner.seed or 0, cycle, slot_index,
@@ -356,15 +314,13 @@ class CyclicLockReleaseLoop(BaseLoop):
                     phase: str) -> Optional[tuple]:
         """The (cycle, slot_index, phase) trained after this phase (phases
         of length 0 skipped); None after the last one."""
-        order = [(c, k, p) for c in (cycle, cycle + 1)
-                 for k in range(len(self.slots)) for p in PHASES]
-        position = order.index((cycle, slot_index, phase))
-        for key in order[position + 1:]:
+        positions = phase_sequence(len(self.slots), cycle, slot_index, phase)
+        next(positions)
+        for key in positions:
             if key[0] >= self.max_cycles:
                 return None
             if self.phase_len(self.slots[key[1]], key[2]) > 0:
                 return key
-        return None
 
     def _prefetch(self, cycle: int, slot_index: int, phase: str) -> None:
         """Start the loader workers of the phase after this one."""
@@ -397,8 +353,8 @@ class CyclicLockReleaseLoop(BaseLoop):
             slot_name=slot['name'],
             dataset=slot['dataset_name'],
             task=slot['task'])
-        self.runner.message_hub.update_info(
-            'fx_slot', dict(asdict(self.state), num_slots=len(self.slots)))
+        publish_slot_phase(self.runner.message_hub, self.state,
+                           len(self.slots))
         self._forget_other_slot_losses()
         self.runner.logger.info(
             f'cycle {cycle + 1}/{self.max_cycles} | slot {slot_index + 1}/'
@@ -451,181 +407,3 @@ class CyclicLockReleaseLoop(BaseLoop):
             data_batch=data_batch,
             outputs=outputs)
         self._iter += 1
-
-
-@LOOPS.register_module()
-class MultiSlotValLoop(BaseLoop):
-    """Evaluate every configured (dataset, task) slot, for the student and
-    the teacher, in one pass each.
-
-    Each slot's samples go to the metrics of its (dataset, task) (a metric's
-    ``dataset_name`` and ``task``); metrics without them (e.g.
-    ``DumpResults``) see every slot. Every metric key is prefixed with the
-    network, also when only one is evaluated: ``teacher/jsrt/seg/Dice``
-    (one key per value; docs/inference.md). ``run(slots=[(dataset, task),
-    ...])`` evaluates only those slots (validation right after a slot is
-    trained).
-
-    Args:
-        runner: The runner.
-        dataloader (dict): Loader defaults (batch_size, num_workers,
-            collate_fn); ``dataset`` is ignored.
-        evaluator (list | dict): Metrics of all slots.
-        slots (list[dict]): ``dict(dataset=<cfg>, batch_size=...)`` each.
-        predict_on (list[str], optional): Networks to evaluate:
-            ``['student', 'teacher']``; None = the model's ``predict_on``.
-        fp16 (bool): Autocast. Defaults to False.
-    """
-
-    stage = 'val'
-
-    def __init__(self,
-                 runner,
-                 dataloader: Union[dict, None],
-                 evaluator: Union[list, dict, Evaluator],
-                 slots: Sequence[dict],
-                 predict_on: Optional[Sequence[str]] = None,
-                 fp16: bool = False) -> None:
-        self._runner = runner
-        if not slots:
-            raise ValueError(f'{type(self).__name__}: `slots` is empty')
-        defaults = dict(dataloader or {})
-        defaults.pop('dataset', None)
-        self.slot_loaders = []
-        for k, slot in enumerate(slots):
-            check_slot_keys(slot, f'{self.stage}_cfg.slots[{k}]',
-                            VAL_SLOT_KEYS)
-            slot = dict(slot)
-            loader_cfg = copy.deepcopy(defaults)
-            loader_cfg.update(
-                {key: v
-                 for key, v in slot.items() if key != 'dataset'})
-            loader_cfg['dataset'] = slot['dataset']
-            loader_cfg.setdefault(
-                'sampler', dict(type='DefaultSampler', shuffle=False))
-            self.slot_loaders.append(
-                runner.build_dataloader(loader_cfg, seed=runner.seed))
-            check_slot_head(runner.model, self.slot_loaders[-1].dataset,
-                            f'{self.stage}_cfg.slots[{k}]')
-        self.dataloader = self.slot_loaders[0]
-        if isinstance(evaluator, (dict, list)):
-            self.evaluator = runner.build_evaluator(evaluator)
-        else:
-            self.evaluator = evaluator
-        self.slot_keys = [(getattr(loader.dataset, 'dataset_name', None),
-                           getattr(loader.dataset, 'task', None))
-                          for loader in self.slot_loaders]
-        self.slot_evaluators = self._split_evaluator()
-        self.predict_on = list(predict_on) if predict_on else None
-        self.fp16 = fp16
-
-    def _split_evaluator(self) -> List[Evaluator]:
-        """One evaluator per slot holding the metrics of its (dataset,
-        task) plus the metrics that take every sample."""
-        def metric_key(metric):
-            if not hasattr(metric, 'dataset_name'):
-                return None
-            return metric.dataset_name, metric.task
-
-        for metric in self.evaluator.metrics:
-            key = metric_key(metric)
-            if key is not None and key not in self.slot_keys:
-                raise ValueError(
-                    f'{self.stage}_evaluator: {type(metric).__name__} for '
-                    f'{key[0]}/{key[1]} has no {self.stage} slot; '
-                    f'{self.stage} slots: '
-                    f'{[f"{d}/{t}" for d, t in self.slot_keys]}')
-        evaluators = []
-        for slot_key in self.slot_keys:
-            metrics = [
-                m for m in self.evaluator.metrics
-                if metric_key(m) in (None, slot_key)
-            ]
-            evaluators.append(Evaluator(metrics) if metrics else None)
-        return evaluators
-
-    @property
-    def _model(self):
-        model = self.runner.model
-        return getattr(model, 'module', model)
-
-    def _networks(self) -> List[str]:
-        return self.predict_on or [self._model.predict_on]
-
-    def run(self,
-            slots: Optional[Sequence[tuple]] = None) -> Dict[str, float]:
-        """Evaluate the networks on all slots, or only on ``slots``
-        (``[(dataset, task), ...]``)."""
-        selected = list(range(len(self.slot_loaders)))
-        if slots is not None:
-            wanted = {tuple(slot) for slot in slots}
-            selected = [
-                k for k in selected if self.slot_keys[k] in wanted
-            ]
-        stage = self.stage
-        self.runner.call_hook(f'before_{stage}')
-        self.runner.call_hook(f'before_{stage}_epoch')
-        self.runner.model.eval()
-        metrics: Dict[str, float] = {}
-        previous = self._model.predict_on
-        networks = self._networks()
-        self.dataloader = CycleLength(
-            sum(len(self.slot_loaders[k]) for k in selected),
-            self.slot_loaders[selected[0]].dataset if selected else None)
-        for network in networks:
-            self._model.predict_on = network
-            network_metrics = self._run_network(selected)
-            for key, value in network_metrics.items():
-                metrics[f'{network}/{key}'] = value
-        self._model.predict_on = previous
-        # mmengine logs every `val/*` scalar the message hub holds; drop the
-        # previous validations' values so that slots not evaluated now are
-        # not logged again with stale numbers
-        # (metric keys have a dataset/task path; `val/time` etc. stay)
-        drop_log_scalars(
-            self.runner.message_hub,
-            lambda key: key.startswith(f'{stage}/') and key.count('/') > 1)
-        self.runner.call_hook(f'after_{stage}_epoch', metrics=metrics)
-        self.runner.call_hook(f'after_{stage}')
-        return metrics
-
-    def _run_network(self, selected: Sequence[int]) -> Dict[str, float]:
-        # One evaluate() per slot loader: mmengine drops a distributed
-        # sampler's padding by cutting the collected results at the
-        # dataset's size, which only works loader by loader.
-        metrics: Dict[str, float] = {}
-        batch_idx = 0
-        for k in selected:
-            loader, evaluator = self.slot_loaders[k], self.slot_evaluators[k]
-            for data_batch in loader:
-                self.run_iter(batch_idx, data_batch, evaluator)
-                batch_idx += 1
-            if evaluator is not None:
-                metrics.update(evaluator.evaluate(len(loader.dataset)))
-        return metrics
-
-    @torch.no_grad()
-    def run_iter(self,
-                 idx: int,
-                 data_batch: dict,
-                 evaluator: Optional[Evaluator] = None) -> None:
-        stage = self.stage
-        self.runner.call_hook(
-            f'before_{stage}_iter', batch_idx=idx, data_batch=data_batch)
-        with autocast(enabled=self.fp16):
-            step = getattr(self.runner.model, f'{stage}_step')
-            outputs = step(data_batch)
-        if evaluator is not None:
-            evaluator.process(data_samples=outputs, data_batch=data_batch)
-        self.runner.call_hook(
-            f'after_{stage}_iter',
-            batch_idx=idx,
-            data_batch=data_batch,
-            outputs=outputs)
-
-
-@LOOPS.register_module()
-class MultiSlotTestLoop(MultiSlotValLoop):
-    """:class:`MultiSlotValLoop` for ``tools/test.py`` (test hooks)."""
-
-    stage = 'test'
