@@ -11,20 +11,16 @@ import mmcv
 import numpy as np
 import torch
 import torch.nn as nn
-from mmcv.transforms import to_tensor
-from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.infer import BaseInferencer
 from mmengine.registry import DefaultScope
-from mmpretrain.structures import DataSample
-from mmseg.structures import SegDataSample
 from pycocotools import mask as mask_utils
 
 from fx_mm.datasets.config_slots import config_slot_datasets
 from fx_mm.datasets.io import (DICOM_SUFFIXES, ITK_SUFFIXES, gray_to_rgb,
                                is_dicom_file, read_cxr_image, to_uint8)
-from fx_mm.datasets.transforms.formatting import DEFAULT_META_KEYS
+from fx_mm.datasets.transforms import PackFXInputs
 from fx_mm.registry import INFERENCERS, MODELS
 from fx_mm.structures import TASKS
 from fx_mm.utils.checkpoint import (CheckpointMismatchError,
@@ -40,7 +36,6 @@ from fx_mm.visualization.utils import (ClassNames, is_annotation_loader,
 #: Files a folder input is searched for (case-insensitive).
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff',
                   '.gif') + DICOM_SUFFIXES + ITK_SUFFIXES
-_SAMPLE_TYPES = dict(cls=DataSample, loc=DetDataSample, seg=SegDataSample)
 Head = Tuple[str, str]  # (dataset, task)
 
 
@@ -306,6 +301,8 @@ class FXInferencer(BaseInferencer):
             for ds in by_stage.get(stage, []):
                 slot_names.setdefault(ds.dataset_name,
                                       {})[ds.task] = list(ds.task_classes)
+        # the training pipelines' packer: inference packs the same keys
+        self.packer = PackFXInputs()
         self.head_transforms: Dict[Head, List[Any]] = {}
         self.class_names: ClassNames = {}
         for task, datasets in net.heads().items():
@@ -457,7 +454,17 @@ class FXInferencer(BaseInferencer):
         return dict(image=rgb, img_path=None, name=f'array_{index:04d}')
 
     def pack(self, loaded: dict, head: Head) -> dict:
-        """One loaded image -> ``dict(inputs, data_samples)`` for a head."""
+        """One loaded image -> ``dict(inputs, data_samples)`` for a head.
+
+        The head's test transforms run on the image, then
+        :class:`~fx_mm.datasets.transforms.PackFXInputs` packs it exactly
+        as the configs' pipelines do (with no ground truth to pack).
+
+        Returns:
+            dict: ``inputs`` (C, H, W) uint8 tensor of the transformed image
+            and ``data_samples``, the task's data sample whose metainfo
+            routes it to the head.
+        """
         dataset, task = head
         height, width = loaded['image'].shape[:2]
         results = dict(
@@ -474,13 +481,7 @@ class FXInferencer(BaseInferencer):
                 raise RuntimeError(
                     f'{loaded["img_path"] or loaded["name"]}: the transform '
                     f'{transform} dropped the image')
-        metainfo = {k: results[k] for k in DEFAULT_META_KEYS if k in results}
-        img = results['img']
-        if img.ndim == 2:
-            img = img[..., None]
-        inputs = to_tensor(np.ascontiguousarray(img.transpose(2, 0, 1)))
-        return dict(
-            inputs=inputs, data_samples=_SAMPLE_TYPES[task](metainfo=metainfo))
+        return self.packer(results)
 
     def preprocess(self, loaded: List[dict], head: Head) -> dict:
         """A batch of loaded images packed for one head."""
