@@ -18,8 +18,6 @@ from mmengine.registry import DefaultScope
 from pycocotools import mask as mask_utils
 
 from fx_mm.datasets.config_slots import config_slot_datasets
-from fx_mm.datasets.io import (DICOM_SUFFIXES, ITK_SUFFIXES, gray_to_rgb,
-                               is_dicom_file, read_cxr_image, to_uint8)
 from fx_mm.datasets.transforms import PackFXInputs
 from fx_mm.registry import INFERENCERS, MODELS
 from fx_mm.structures import TASKS
@@ -32,19 +30,10 @@ from fx_mm.utils.setup_env import register_all_modules
 from fx_mm.visualization import FXVisualizer, compose_views, to_rgb_uint8
 from fx_mm.visualization.utils import (ClassNames, is_annotation_loader,
                                        is_image_loader, is_packer)
+from .inputs import (IMAGE_SUFFIXES, folder_images, inputs_to_list, load_input,
+                     unique_names)
 
-#: Files a folder input is searched for (case-insensitive).
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff',
-                  '.gif') + DICOM_SUFFIXES + ITK_SUFFIXES
 Head = Tuple[str, str]  # (dataset, task)
-
-
-def _stem(path: str) -> str:
-    name = osp.basename(path)
-    for suffix in sorted(IMAGE_SUFFIXES, key=len, reverse=True):
-        if name.lower().endswith(suffix):
-            return name[:-len(suffix)]
-    return name  # a DICOM without suffix: its dots are part of the UID
 
 
 def mask_to_rle(mask: np.ndarray) -> dict:
@@ -370,88 +359,11 @@ class FXInferencer(BaseInferencer):
         return heads
 
     # ------------------------------------------------------------------
-    # inputs
-    @staticmethod
-    def _folder_images(folder: str) -> List[str]:
-        """The image files of a folder, sorted: by suffix, or by content
-        for DICOM (PACS exports have no suffix). Other files are listed
-        in a warning, never skipped in silence."""
-        files, others = [], []
-        for name in sorted(os.listdir(folder)):
-            path = osp.join(folder, name)
-            if name.startswith('.') or not osp.isfile(path):
-                continue
-            if name.lower().endswith(IMAGE_SUFFIXES) or is_dicom_file(path):
-                files.append(path)
-            else:
-                others.append(name)
-        if not files:
-            raise FileNotFoundError(
-                f'{folder}: no image files in the folder (looked for '
-                f'{", ".join(IMAGE_SUFFIXES)} and DICOM files without a '
-                f'suffix; {len(others)} other files)')
-        if others:
-            warnings.warn(
-                f'FXInferencer: {folder}: skipped {len(others)} files that '
-                'are neither images (by suffix) nor DICOM (by content): ' +
-                ', '.join(others[:10]) +
-                (f' (+{len(others) - 10} more)' if len(others) > 10 else ''))
-        return files
-
-    def _inputs_to_list(self, inputs: Any) -> list:
-        """A path, a folder (its image files, sorted), an array, or a list
-        of them (folders in the list are expanded in place)."""
-        if isinstance(inputs, os.PathLike):
-            inputs = os.fspath(inputs)
-        if isinstance(inputs, str) and osp.isdir(inputs):
-            return self._folder_images(inputs)
-        if isinstance(inputs, (str, np.ndarray)):
-            return [inputs]
-        if isinstance(inputs, (list, tuple)):
-            if not inputs:
-                raise ValueError('FXInferencer: empty input list')
-            items = []
-            for item in inputs:
-                if isinstance(item, (list, tuple)):
-                    raise TypeError('FXInferencer: nested input lists are '
-                                    'not supported')
-                items += self._inputs_to_list(item) if isinstance(
-                    item, (str, os.PathLike, np.ndarray)) else [item]
-            return items
-        raise TypeError(f'FXInferencer: inputs must be a path, a folder, a '
-                        f'numpy array or a list of them, got '
-                        f'{type(inputs).__name__}')
-
-    @staticmethod
-    def _load_input(item: Any, index: int = 0) -> dict:
-        """Read one input as (H, W, 3) uint8 RGB.
-
-        Paths go through :func:`fx_mm.datasets.io.read_cxr_image` (PNG,
-        JPEG, DICOM with MONOCHROME1 inverted and VOI LUT applied,
-        MetaImage ...). Arrays may be (H, W) gray or (H, W, 3) RGB; other
-        dtypes than uint8 are min-max scaled like deep radiographs.
-        """
-        if isinstance(item, str):
-            rgb = gray_to_rgb(read_cxr_image(item))
-            return dict(image=rgb, img_path=item, name=_stem(item))
-        if not isinstance(item, np.ndarray):
-            raise TypeError(f'input {index}: expected a file path or a '
-                            f'numpy array, got {type(item).__name__}')
-        where = f'input {index} (array of shape {item.shape})'
-        array = item[..., 0] if item.ndim == 3 and item.shape[2] == 1 \
-            else item
-        if array.ndim not in (2, 3) or (array.ndim == 3
-                                        and array.shape[2] != 3):
-            raise ValueError(f'{where}: expected (H, W) grayscale or '
-                             '(H, W, 3) RGB')
-        if min(array.shape[:2]) < 1:
-            raise ValueError(f'{where}: empty image')
-        if array.dtype == np.bool_:
-            array = array.astype(np.uint8) * 255
-        array = to_uint8(array, where)
-        rgb = gray_to_rgb(array) if array.ndim == 2 else \
-            np.ascontiguousarray(array)
-        return dict(image=rgb, img_path=None, name=f'array_{index:04d}')
+    # inputs (see :mod:`fx_mm.apis.inputs`)
+    _folder_images = staticmethod(folder_images)
+    _load_input = staticmethod(load_input)
+    _unique_names = staticmethod(unique_names)
+    _inputs_to_list = staticmethod(inputs_to_list)
 
     def pack(self, loaded: dict, head: Head) -> dict:
         """One loaded image -> ``dict(inputs, data_samples)`` for a head.
@@ -588,19 +500,6 @@ class FXInferencer(BaseInferencer):
                 pred_out_dir=pred_out_dir,
                 print_result=print_result)
         return dict(predictions=predictions, visualization=visualization)
-
-    @staticmethod
-    def _unique_names(items: list) -> List[str]:
-        names, used = [], set()
-        for index, item in enumerate(items):
-            base = _stem(item) if isinstance(item, str) else \
-                f'array_{index:04d}'
-            name, k = base, 1
-            while name in used:
-                name, k = f'{base}_{k}', k + 1
-            used.add(name)
-            names.append(name)
-        return names
 
     def visualize(self,
                   loaded: List[dict],
