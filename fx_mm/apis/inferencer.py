@@ -19,19 +19,16 @@ from pycocotools import mask as mask_utils
 
 from fx_mm.datasets.config_slots import config_slot_datasets
 from fx_mm.datasets.transforms import PackFXInputs
-from fx_mm.registry import INFERENCERS, MODELS
+from fx_mm.registry import INFERENCERS
 from fx_mm.structures import TASKS
-from fx_mm.utils.checkpoint import (CheckpointMismatchError,
-                                    check_checkpoint_matches,
-                                    check_local_checkpoint,
-                                    load_fx_checkpoint, published_network)
-from fx_mm.utils.logging import init_info_at_debug
+from fx_mm.utils.checkpoint import check_local_checkpoint
 from fx_mm.utils.setup_env import register_all_modules
 from fx_mm.visualization import FXVisualizer, compose_views, to_rgb_uint8
 from fx_mm.visualization.utils import (ClassNames, is_annotation_loader,
                                        is_image_loader, is_packer)
 from .inputs import (IMAGE_SUFFIXES, folder_images, inputs_to_list, load_input,
                      unique_names)
+from .weights import build_model
 
 Head = Tuple[str, str]  # (dataset, task)
 
@@ -154,105 +151,14 @@ class FXInferencer(BaseInferencer):
                     cfg: Config,
                     weights: Optional[str],
                     device: str = 'cpu') -> nn.Module:
-        if 'model' not in cfg:
-            raise ValueError('FXInferencer: the config has no `model`')
-        model = MODELS.build(copy.deepcopy(cfg.model))
-        if not hasattr(model, 'student'):
-            raise TypeError(
-                f'FXInferencer runs fx_mm FoundationX models; the config '
-                f'builds {type(model).__name__}')
-        if weights is None:
-            warnings.warn('FXInferencer: no checkpoint given; predictions '
-                          'come from randomly initialised weights')
-            with init_info_at_debug():
-                model.init_weights()
-            self.model_key = self._predict_on = self._resolve_key(model, None)
-        else:
-            checkpoint = load_fx_checkpoint(
-                weights,
-                map_location='cpu',
-                allow_unsafe_pickle=self._allow_unsafe_pickle)
-            self._load_weights_to_model(model, checkpoint, cfg)
-        model.predict_on = self._predict_on
+        """The config's model with ``weights`` in the predicting network
+        (see :func:`~fx_mm.apis.weights.build_model`)."""
+        model, self.model_key, self._predict_on = build_model(
+            cfg, weights, self._requested_key, self._allow_unsafe_pickle)
         model.cfg = cfg
         model.to(device)
         model.eval()
         return model
-
-    def _resolve_key(self, model: nn.Module, has: Optional[Dict[str,
-                                                                bool]]) -> str:
-        """The network that predicts (see ``model_key``)."""
-        key = self._requested_key
-        has_teacher = model.teacher is not None
-        if key == 'teacher' and not has_teacher:
-            raise ValueError(
-                "model_key='teacher' but the config builds no teacher "
-                '(model.with_teacher=False); use model_key="student"')
-        if key is None:
-            key = 'teacher' if has_teacher else 'student'
-            if has and has['student'] and not has['teacher']:
-                key = 'student'
-        if has and (has['student'] or has['teacher']) and not has[key]:
-            raise ValueError(
-                f'{self._weights}: the checkpoint has no {key} weights '
-                f'(no "{key}." keys); choose the other model_key')
-        return key
-
-    def _load_weights_to_model(self, model: nn.Module, checkpoint: Any,
-                               cfg: Config) -> None:
-        path = self._weights
-        state = checkpoint.get('state_dict', checkpoint) \
-            if isinstance(checkpoint, dict) else None
-        if not isinstance(state, dict) or not state:
-            raise ValueError(f'{path}: no state_dict in the checkpoint')
-        state = {
-            (k[len('module.'):] if k.startswith('module.') else k): v
-            for k, v in state.items()
-        }
-        has = {
-            net: any(k.startswith(f'{net}.') for k in state)
-            for net in ('student', 'teacher')
-        }
-        published = published_network(checkpoint)
-        if published is None:
-            key = self.model_key = self._resolve_key(model, has)
-        else:
-            if self._requested_key not in (None, published):
-                raise ValueError(f'{path}: a publish_model.py release of the '
-                                 f'{published}\'s weights only; model_key='
-                                 f'{self._requested_key!r} is not in it')
-            self.model_key = published
-            key = 'student'
-        self._predict_on = key
-        if has['student'] or has['teacher']:
-            target, target_state = model, state
-        else:  # the weights of one network
-            target = getattr(model, key)
-            target_state = {
-                k: v
-                for k, v in state.items()
-                if not k.startswith('data_preprocessor.')
-            }
-        try:  # raises on shape mismatches
-            found = check_checkpoint_matches(
-                target, target_state, strict=False)
-        except CheckpointMismatchError as err:
-            raise CheckpointMismatchError(
-                str(err).replace('<checkpoint>', str(path))) from err
-        missing, unexpected = found['missing'], found['unexpected']
-        if target is model:  # only the predicting network must be complete
-            missing = [
-                k for k in missing
-                if k.startswith(f'{key}.') or not k.startswith(('student.',
-                                                                'teacher.'))
-            ]
-            unexpected = [k for k in unexpected if k.startswith(f'{key}.')]
-        if missing or unexpected:
-            raise CheckpointMismatchError(
-                f'{path}: the checkpoint does not fit the config\'s {key}: '
-                f'{len(missing)} missing weights {missing[:3]}, '
-                f'{len(unexpected)} unexpected weights {unexpected[:3]}')
-        target.load_state_dict(target_state, strict=False)
 
     # ------------------------------------------------------------------
     # heads, transforms, class names
