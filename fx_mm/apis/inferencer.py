@@ -5,14 +5,14 @@ import json
 import os
 import os.path as osp
 import warnings
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import mmcv
 import numpy as np
 import torch
 import torch.nn as nn
 from mmengine.config import Config
-from mmengine.dataset import Compose, pseudo_collate
+from mmengine.dataset import pseudo_collate
 from mmengine.infer import BaseInferencer
 from mmengine.registry import DefaultScope
 from pycocotools import mask as mask_utils
@@ -24,13 +24,12 @@ from fx_mm.structures import TASKS
 from fx_mm.utils.checkpoint import check_local_checkpoint
 from fx_mm.utils.setup_env import register_all_modules
 from fx_mm.visualization import FXVisualizer, compose_views, to_rgb_uint8
-from fx_mm.visualization.utils import (ClassNames, is_annotation_loader,
-                                       is_image_loader, is_packer)
+from fx_mm.visualization.utils import ClassNames
+from . import heads as _heads
+from .heads import Head, head_class_names, head_transforms, pack_for_head
 from .inputs import (IMAGE_SUFFIXES, folder_images, inputs_to_list, load_input,
                      unique_names)
 from .weights import build_model
-
-Head = Tuple[str, str]  # (dataset, task)
 
 
 def mask_to_rle(mask: np.ndarray) -> dict:
@@ -162,66 +161,20 @@ class FXInferencer(BaseInferencer):
 
     # ------------------------------------------------------------------
     # heads, transforms, class names
-    @staticmethod
-    def head_size(net: nn.Module, dataset: str, task: str) -> int:
-        """Outputs of a head: classes (cls, loc) or mask channels (seg)."""
-        return net.branch(task).num_outputs(dataset)
+    #: outputs of a head (see :func:`~fx_mm.apis.heads.head_size`)
+    head_size = staticmethod(_heads.head_size)
 
     def _init_pipeline(self, cfg: Config) -> Any:
         """Per head: the test transforms between loading and packing, and
-        the class names."""
+        the class names; the "pipeline" itself reads an input."""
         by_stage = config_slot_datasets(cfg, where='FXInferencer')
         net = self.model.student
-        inference_sets = by_stage.get('test_cfg', []) + by_stage.get(
-            'val_cfg', [])
-        fallback = cfg.get('test_pipeline')
-
-        def transforms_of(dataset, task):
-            for ds in inference_sets:
-                if ds.dataset_name == dataset and ds.task == task:
-                    return ds.pipeline.transforms
-            for ds in inference_sets:
-                if ds.task == task:
-                    return ds.pipeline.transforms
-            if inference_sets:
-                return inference_sets[0].pipeline.transforms
-            if fallback is not None:
-                return Compose(fallback).transforms
-            raise ValueError(
-                'FXInferencer: the config has no test/val slots and no '
-                '`test_pipeline` to take the image transforms from')
-
-        slot_names: ClassNames = {}
-        for stage in ('train_cfg', 'val_cfg', 'test_cfg'):  # test wins
-            for ds in by_stage.get(stage, []):
-                slot_names.setdefault(ds.dataset_name,
-                                      {})[ds.task] = list(ds.task_classes)
-        # the training pipelines' packer: inference packs the same keys
+        self.head_transforms: Dict[Head, List[Any]] = head_transforms(
+            by_stage, net, cfg.get('test_pipeline'))
+        self.class_names: ClassNames = head_class_names(
+            by_stage, net, self._user_class_names)
+        # the configs' packer: inference packs what training and testing do
         self.packer = PackFXInputs()
-        self.head_transforms: Dict[Head, List[Any]] = {}
-        self.class_names: ClassNames = {}
-        for task, datasets in net.heads().items():
-            for dataset in datasets:
-                transforms = [
-                    t for t in transforms_of(dataset, task)
-                    if not (is_image_loader(t) or is_annotation_loader(t)
-                            or is_packer(t))
-                ]
-                self.head_transforms[(dataset, task)] = transforms
-                size = self.head_size(net, dataset, task)
-                names = self._user_class_names.get(dataset, {}).get(task)
-                source = 'class_names'
-                if names is None:
-                    names = slot_names.get(dataset, {}).get(task)
-                    source = 'the config\'s dataset'
-                if names is None:
-                    names = [f'class_{i}' for i in range(size)]
-                if len(names) != size:
-                    raise ValueError(
-                        f'FXInferencer: {len(names)} class names for '
-                        f'{dataset}/{task} from {source} ({list(names)}) '
-                        f'but the head has {size} outputs')
-                self.class_names.setdefault(dataset, {})[task] = list(names)
         return self._load_input
 
     def _init_collate(self, cfg: Config):
@@ -238,31 +191,9 @@ class FXInferencer(BaseInferencer):
     def select_heads(self,
                      tasks: Optional[Sequence[str]] = None,
                      datasets: Optional[Sequence[str]] = None) -> List[Head]:
-        """(dataset, task) heads to run; None = all of the model's."""
-        available = self.heads()
-        if isinstance(tasks, str):
-            tasks = (tasks, )
-        if isinstance(datasets, str):
-            datasets = (datasets, )
-        if tasks is None:
-            tasks = [t for t in TASKS if t in available]
-        for task in tasks:
-            if task not in TASKS:
-                raise ValueError(f'unknown task {task!r}; expected some of '
-                                 f'{TASKS}')
-            if task not in available:
-                raise ValueError(f'the model has no {task} branch; heads: '
-                                 f'{available}')
-        heads = [(dataset, task) for task in TASKS if task in tasks
-                 for dataset in available[task]
-                 if datasets is None or dataset in datasets]
-        for dataset in datasets or ():
-            if not any(d == dataset for d, _ in heads):
-                raise ValueError(f'no head of dataset {dataset!r} for tasks '
-                                 f'{list(tasks)}; heads: {available}')
-        if not heads:
-            raise ValueError('no head selected')
-        return heads
+        """(dataset, task) heads to run; None = all of the model's (see
+        :func:`~fx_mm.apis.heads.select_heads`)."""
+        return _heads.select_heads(self.heads(), tasks, datasets)
 
     # ------------------------------------------------------------------
     # inputs (see :mod:`fx_mm.apis.inputs`)
@@ -272,34 +203,10 @@ class FXInferencer(BaseInferencer):
     _inputs_to_list = staticmethod(inputs_to_list)
 
     def pack(self, loaded: dict, head: Head) -> dict:
-        """One loaded image -> ``dict(inputs, data_samples)`` for a head.
-
-        The head's test transforms run on the image, then
-        :class:`~fx_mm.datasets.transforms.PackFXInputs` packs it exactly
-        as the configs' pipelines do (with no ground truth to pack).
-
-        Returns:
-            dict: ``inputs`` (C, H, W) uint8 tensor of the transformed image
-            and ``data_samples``, the task's data sample whose metainfo
-            routes it to the head.
-        """
-        dataset, task = head
-        height, width = loaded['image'].shape[:2]
-        results = dict(
-            img=loaded['image'].copy(),
-            img_shape=(height, width),
-            ori_shape=(height, width),
-            img_path=loaded['img_path'] or '',
-            img_id=loaded['name'],
-            dataset=dataset,
-            task=task)
-        for transform in self.head_transforms[head]:
-            results = transform(results)
-            if results is None:
-                raise RuntimeError(
-                    f'{loaded["img_path"] or loaded["name"]}: the transform '
-                    f'{transform} dropped the image')
-        return self.packer(results)
+        """One loaded image -> ``dict(inputs, data_samples)`` for a head
+        (see :func:`~fx_mm.apis.heads.pack_for_head`)."""
+        return pack_for_head(loaded, head, self.head_transforms[head],
+                             self.packer)
 
     def preprocess(self, loaded: List[dict], head: Head) -> dict:
         """A batch of loaded images packed for one head."""
