@@ -1,8 +1,6 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
 """Inference of a Foundation X model on chest radiographs."""
 import copy
-import json
-import os
 import os.path as osp
 import warnings
 from typing import Any, Dict, List, Optional, Sequence, Union
@@ -15,7 +13,6 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.infer import BaseInferencer
 from mmengine.registry import DefaultScope
-from pycocotools import mask as mask_utils
 
 from fx_mm.datasets.config_slots import config_slot_datasets
 from fx_mm.datasets.transforms import PackFXInputs
@@ -29,17 +26,9 @@ from . import heads as _heads
 from .heads import Head, head_class_names, head_transforms, pack_for_head
 from .inputs import (IMAGE_SUFFIXES, folder_images, inputs_to_list, load_input,
                      unique_names)
+from .results import (HeadSamples, mask_to_rle, pred_to_dict, pred_to_json,
+                      save_pred)
 from .weights import build_model
-
-
-def mask_to_rle(mask: np.ndarray) -> dict:
-    """(H, W) binary mask -> COCO RLE with ``counts`` as str (JSON-ready).
-
-    Decode with ``pycocotools.mask.decode(rle)`` (``counts`` may stay str).
-    """
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    rle['counts'] = rle['counts'].decode('ascii')
-    return rle
 
 
 @INFERENCERS.register_module()
@@ -291,7 +280,7 @@ class FXInferencer(BaseInferencer):
                 item = self._load_input(items[index], index)
                 item['name'] = names[index]
                 loaded.append(item)
-            per_image: List[Dict[str, Dict[str, Any]]] = [{} for _ in loaded]
+            per_image: List[HeadSamples] = [{} for _ in loaded]
             for head in heads:
                 samples = self.forward(self.preprocess(loaded, head))
                 for result, sample in zip(per_image, samples):
@@ -316,7 +305,7 @@ class FXInferencer(BaseInferencer):
 
     def visualize(self,
                   loaded: List[dict],
-                  preds: List[Dict[str, Dict[str, Any]]],
+                  preds: List[HeadSamples],
                   show: bool = False,
                   wait_time: float = 0.,
                   img_out_dir: str = '',
@@ -354,74 +343,23 @@ class FXInferencer(BaseInferencer):
                 results.append(drawn)
         return results
 
-    def pred_to_dict(self, item: dict, heads: Dict[str, Dict[str, Any]],
+    def pred_to_dict(self, item: dict, heads: HeadSamples,
                      score_thr: float) -> dict:
-        """JSON-ready predictions of one image.
-
-        Returns:
-            dict: ``img_path``, ``name``, ``height``, ``width``,
-            ``model_key`` and ``heads``: ``{dataset: {task: ...}}`` with
-
-            - cls: ``scores`` ``{class: probability}``, ``multi_label``;
-            - loc: ``bboxes`` ``[[x1, y1, x2, y2], ...]`` in pixels of the
-              original image, ``scores``, ``labels`` (names),
-              ``label_ids``, ``score_thr`` (boxes above it);
-            - seg: ``classes``, ``masks`` ``{class: COCO RLE}`` of the
-              original image size, ``areas`` ``{class: pixels}``.
-        """
-        height, width = item['image'].shape[:2]
-        out = dict(
-            img_path=item['img_path'],
-            name=item['name'],
-            height=height,
-            width=width,
-            model_key=self.model_key,
-            heads={})
+        """JSON-ready predictions of one image: ``img_path``, ``name``,
+        ``height``, ``width``, ``model_key`` and ``heads`` ``{dataset:
+        {task: entry}}`` (see :func:`~fx_mm.apis.results.pred_to_dict`;
+        boxes and masks in pixels of the original image)."""
         net = self.model.student
-        for dataset, tasks in heads.items():
-            for task, sample in tasks.items():
-                names = self.class_names[dataset][task]
-                if task == 'cls':
-                    scores = sample.pred_score.float().cpu().tolist()
-                    best = int(np.argmax(scores))
-                    # plus mmpretrain's inferencer keys (pred_scores,
-                    # pred_label, pred_score, pred_class: the best class)
-                    entry = dict(
-                        scores=dict(zip(names, scores)),
-                        multi_label=bool(
-                            net.cls_branch.specs[dataset]['multi_label']),
-                        pred_scores=scores,
-                        pred_label=best,
-                        pred_score=scores[best],
-                        pred_class=names[best])
-                elif task == 'loc':
-                    inst = sample.pred_instances.cpu()
-                    inst = inst[inst.scores > score_thr]
-                    label_ids = inst.labels.tolist()
-                    entry = dict(
-                        bboxes=inst.bboxes.float().tolist(),
-                        scores=inst.scores.float().tolist(),
-                        labels=[names[i] for i in label_ids],
-                        label_ids=label_ids,
-                        score_thr=score_thr)
-                else:
-                    masks = sample.pred_sem_seg.data.cpu().numpy() > 0
-                    entry = dict(
-                        classes=list(names),
-                        masks={
-                            name: mask_to_rle(mask)
-                            for name, mask in zip(names, masks)
-                        },
-                        areas={
-                            name: int(mask.sum())
-                            for name, mask in zip(names, masks)
-                        })
-                out['heads'].setdefault(dataset, {})[task] = entry
-        return out
+        multi_label = {
+            dataset: bool(net.cls_branch.specs[dataset]['multi_label'])
+            for dataset, tasks in heads.items() if 'cls' in tasks
+        }
+        return pred_to_dict(item, heads, self.class_names, multi_label,
+                            self.model_key, score_thr)
 
     def postprocess(self,
                     loaded: List[dict],
-                    preds: List[Dict[str, Dict[str, Any]]],
+                    preds: List[HeadSamples],
                     return_datasamples: bool = False,
                     score_thr: float = 0.3,
                     pred_out_dir: str = '',
@@ -433,14 +371,12 @@ class FXInferencer(BaseInferencer):
             if pred_out_dir or print_result or not return_datasamples:
                 as_dict = self.pred_to_dict(item, heads, score_thr)
             if pred_out_dir:
-                os.makedirs(pred_out_dir, exist_ok=True)
-                path = osp.join(pred_out_dir, f'{item["name"]}.json')
-                with open(path, 'w') as f:
-                    json.dump(as_dict, f, indent=1)
+                save_pred(as_dict, pred_out_dir)
             if print_result:
-                print(json.dumps(as_dict, indent=1))
+                print(pred_to_json(as_dict))
             results.append(heads if return_datasamples else as_dict)
         return results
 
 
+# ``mask_to_rle`` and ``IMAGE_SUFFIXES`` were defined here first
 __all__ = ['FXInferencer', 'mask_to_rle', 'IMAGE_SUFFIXES']
