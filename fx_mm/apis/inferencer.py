@@ -1,5 +1,12 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
-"""Inference of a Foundation X model on chest radiographs."""
+"""Inference of a Foundation X model on chest radiographs.
+
+:class:`FXInferencer` runs mmengine's ``BaseInferencer`` steps with the
+pieces of :mod:`fx_mm.apis`: reading inputs (:mod:`.inputs`), the network
+that predicts (:mod:`.weights`), the heads, their transforms and packing
+(:mod:`.heads`), overlays (:mod:`.overlay`) and JSON results
+(:mod:`.results`).
+"""
 import copy
 import os.path as osp
 import warnings
@@ -17,15 +24,15 @@ from mmengine.registry import DefaultScope
 from fx_mm.datasets.config_slots import config_slot_datasets
 from fx_mm.datasets.transforms import PackFXInputs
 from fx_mm.registry import INFERENCERS
-from fx_mm.structures import TASKS
 from fx_mm.utils.checkpoint import check_local_checkpoint
 from fx_mm.utils.setup_env import register_all_modules
-from fx_mm.visualization import FXVisualizer, compose_views, to_rgb_uint8
+from fx_mm.visualization import FXVisualizer
 from fx_mm.visualization.utils import ClassNames
 from . import heads as _heads
 from .heads import Head, head_class_names, head_transforms, pack_for_head
 from .inputs import (IMAGE_SUFFIXES, folder_images, inputs_to_list, load_input,
                      unique_names)
+from .overlay import draw_overlay
 from .results import (HeadSamples, mask_to_rle, pred_to_dict, pred_to_json,
                       save_pred)
 from .weights import build_model
@@ -312,27 +319,15 @@ class FXInferencer(BaseInferencer):
                   score_thr: float = 0.3,
                   return_vis: bool = False,
                   draw_pred: bool = True) -> List[np.ndarray]:
-        """One overlay per image: a tile per head (a row per task); the
-        bare image when ``draw_pred`` is False."""
+        """One overlay per image (see
+        :func:`~fx_mm.apis.overlay.draw_overlay`), shown, written to
+        ``<img_out_dir>/<name>.png`` and / or returned."""
         if not (show or img_out_dir or return_vis):
             return []
         results = []
         for item, heads in zip(loaded, preds):
-            if not draw_pred:
-                drawn = compose_views(
-                    dict(input=to_rgb_uint8(item['image'])),
-                    max_height=self.vis_max_height)
-            else:
-                views = {}
-                for dataset, tasks in heads.items():
-                    for task, sample in tasks.items():
-                        views[f'{task}/{dataset}'] = \
-                            self.visualizer.draw_view(
-                                item['image'], sample, 'pred', score_thr)
-                views = dict(
-                    sorted(views.items(),
-                           key=lambda kv: TASKS.index(kv[0][:3])))
-                drawn = compose_views(views, max_height=self.vis_max_height)
+            drawn = draw_overlay(self.visualizer, item['image'], heads,
+                                 score_thr, self.vis_max_height, draw_pred)
             if show:
                 self.visualizer.show(
                     drawn, win_name=item['name'], wait_time=wait_time)
