@@ -230,6 +230,31 @@ def test_pack_rejects_mmdet_seg_padding(image_path):
             sample(image_path, 'seg', channels=1))
 
 
+@pytest.mark.parametrize('task', ['cls', 'loc', 'seg'])
+def test_pack_without_annotations(task):
+    """FXInferencer packs unannotated images with the same packer: the
+    image and the routing metainfo, no ground truth."""
+    img = np.zeros((H, W, 3), np.uint8)
+    results = dict(
+        img=img,
+        img_shape=(H, W),
+        ori_shape=(H, W),
+        img_path='',
+        img_id='x',
+        dataset='d',
+        task=task)
+    packed = TRANSFORMS.build(dict(type='PackFXInputs'))(results)
+    assert tuple(packed['inputs'].shape) == (3, H, W)
+    sample = packed['data_samples']
+    assert set(sample.metainfo) == set(DEFAULT_META_KEYS) - {
+        'scale_factor', 'flip', 'flip_direction'
+    }
+    assert (sample.dataset, sample.task) == ('d', task)
+    assert not {'gt_score', 'gt_label_mask', 'gt_sem_seg'} & set(sample.keys())
+    if task == 'loc':  # mmdet's PackDetInputs: empty instances
+        assert len(sample.gt_instances) == 0
+
+
 # ---------------------------------------------------------------------------
 # left / right classes
 LEFT_SIDE = (8, 20, 24, 44)  # drawn on the image's left: the right lung

@@ -1,4 +1,5 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
-from .inferencer import FXInferencer, mask_to_rle
+from .inferencer import FXInferencer
+from .results import mask_to_rle
 
 __all__ = ['FXInferencer', 'mask_to_rle']

@@ -1,65 +1,41 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
-"""Inference of a Foundation X model on chest radiographs."""
+"""Inference of a Foundation X model on chest radiographs.
+
+:class:`FXInferencer` runs mmengine's ``BaseInferencer`` steps with the
+pieces of :mod:`fx_mm.apis`: reading inputs (:mod:`.inputs`), the network
+that predicts (:mod:`.weights`), the heads, their transforms and packing
+(:mod:`.heads`), overlays (:mod:`.overlay`) and JSON results
+(:mod:`.results`).
+"""
 import copy
-import json
-import os
 import os.path as osp
 import warnings
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import mmcv
 import numpy as np
 import torch
 import torch.nn as nn
-from mmcv.transforms import to_tensor
-from mmdet.structures import DetDataSample
 from mmengine.config import Config
-from mmengine.dataset import Compose, pseudo_collate
+from mmengine.dataset import pseudo_collate
 from mmengine.infer import BaseInferencer
 from mmengine.registry import DefaultScope
-from mmpretrain.structures import DataSample
-from mmseg.structures import SegDataSample
-from pycocotools import mask as mask_utils
 
 from fx_mm.datasets.config_slots import config_slot_datasets
-from fx_mm.datasets.io import (DICOM_SUFFIXES, ITK_SUFFIXES, gray_to_rgb,
-                               is_dicom_file, read_cxr_image, to_uint8)
-from fx_mm.datasets.transforms.formatting import DEFAULT_META_KEYS
-from fx_mm.registry import INFERENCERS, MODELS
-from fx_mm.structures import TASKS
-from fx_mm.utils.checkpoint import (CheckpointMismatchError,
-                                    check_checkpoint_matches,
-                                    check_local_checkpoint,
-                                    load_fx_checkpoint, published_network)
-from fx_mm.utils.logging import init_info_at_debug
+from fx_mm.datasets.transforms import PackFXInputs
+from fx_mm.registry import INFERENCERS
+from fx_mm.utils.checkpoint import check_local_checkpoint
 from fx_mm.utils.setup_env import register_all_modules
-from fx_mm.visualization import FXVisualizer, compose_views, to_rgb_uint8
-from fx_mm.visualization.utils import (ClassNames, is_annotation_loader,
-                                       is_image_loader, is_packer)
-
-#: Files a folder input is searched for (case-insensitive).
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff',
-                  '.gif') + DICOM_SUFFIXES + ITK_SUFFIXES
-_SAMPLE_TYPES = dict(cls=DataSample, loc=DetDataSample, seg=SegDataSample)
-Head = Tuple[str, str]  # (dataset, task)
-
-
-def _stem(path: str) -> str:
-    name = osp.basename(path)
-    for suffix in sorted(IMAGE_SUFFIXES, key=len, reverse=True):
-        if name.lower().endswith(suffix):
-            return name[:-len(suffix)]
-    return name  # a DICOM without suffix: its dots are part of the UID
-
-
-def mask_to_rle(mask: np.ndarray) -> dict:
-    """(H, W) binary mask -> COCO RLE with ``counts`` as str (JSON-ready).
-
-    Decode with ``pycocotools.mask.decode(rle)`` (``counts`` may stay str).
-    """
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    rle['counts'] = rle['counts'].decode('ascii')
-    return rle
+from fx_mm.visualization import FXVisualizer
+from fx_mm.visualization.utils import ClassNames
+from . import heads as _heads
+from .heads import Head, head_class_names, head_transforms, pack_for_head
+from .inputs import (IMAGE_SUFFIXES, folder_images, inputs_to_list, load_input,
+                     unique_names)
+from .overlay import draw_overlay
+from .results import (HeadSamples, mask_to_rle, pred_to_dict, pred_to_json,
+                      save_pred)
+from .weights import build_model
 
 
 @INFERENCERS.register_module()
@@ -170,166 +146,31 @@ class FXInferencer(BaseInferencer):
                     cfg: Config,
                     weights: Optional[str],
                     device: str = 'cpu') -> nn.Module:
-        if 'model' not in cfg:
-            raise ValueError('FXInferencer: the config has no `model`')
-        model = MODELS.build(copy.deepcopy(cfg.model))
-        if not hasattr(model, 'student'):
-            raise TypeError(
-                f'FXInferencer runs fx_mm FoundationX models; the config '
-                f'builds {type(model).__name__}')
-        if weights is None:
-            warnings.warn('FXInferencer: no checkpoint given; predictions '
-                          'come from randomly initialised weights')
-            with init_info_at_debug():
-                model.init_weights()
-            self.model_key = self._predict_on = self._resolve_key(model, None)
-        else:
-            checkpoint = load_fx_checkpoint(
-                weights,
-                map_location='cpu',
-                allow_unsafe_pickle=self._allow_unsafe_pickle)
-            self._load_weights_to_model(model, checkpoint, cfg)
-        model.predict_on = self._predict_on
+        """The config's model with ``weights`` in the predicting network
+        (see :func:`~fx_mm.apis.weights.build_model`)."""
+        model, self.model_key, self._predict_on = build_model(
+            cfg, weights, self._requested_key, self._allow_unsafe_pickle)
         model.cfg = cfg
         model.to(device)
         model.eval()
         return model
 
-    def _resolve_key(self, model: nn.Module, has: Optional[Dict[str,
-                                                                bool]]) -> str:
-        """The network that predicts (see ``model_key``)."""
-        key = self._requested_key
-        has_teacher = model.teacher is not None
-        if key == 'teacher' and not has_teacher:
-            raise ValueError(
-                "model_key='teacher' but the config builds no teacher "
-                '(model.with_teacher=False); use model_key="student"')
-        if key is None:
-            key = 'teacher' if has_teacher else 'student'
-            if has and has['student'] and not has['teacher']:
-                key = 'student'
-        if has and (has['student'] or has['teacher']) and not has[key]:
-            raise ValueError(
-                f'{self._weights}: the checkpoint has no {key} weights '
-                f'(no "{key}." keys); choose the other model_key')
-        return key
-
-    def _load_weights_to_model(self, model: nn.Module, checkpoint: Any,
-                               cfg: Config) -> None:
-        path = self._weights
-        state = checkpoint.get('state_dict', checkpoint) \
-            if isinstance(checkpoint, dict) else None
-        if not isinstance(state, dict) or not state:
-            raise ValueError(f'{path}: no state_dict in the checkpoint')
-        state = {
-            (k[len('module.'):] if k.startswith('module.') else k): v
-            for k, v in state.items()
-        }
-        has = {
-            net: any(k.startswith(f'{net}.') for k in state)
-            for net in ('student', 'teacher')
-        }
-        published = published_network(checkpoint)
-        if published is None:
-            key = self.model_key = self._resolve_key(model, has)
-        else:
-            if self._requested_key not in (None, published):
-                raise ValueError(f'{path}: a publish_model.py release of the '
-                                 f'{published}\'s weights only; model_key='
-                                 f'{self._requested_key!r} is not in it')
-            self.model_key = published
-            key = 'student'
-        self._predict_on = key
-        if has['student'] or has['teacher']:
-            target, target_state = model, state
-        else:  # the weights of one network
-            target = getattr(model, key)
-            target_state = {
-                k: v
-                for k, v in state.items()
-                if not k.startswith('data_preprocessor.')
-            }
-        try:  # raises on shape mismatches
-            found = check_checkpoint_matches(
-                target, target_state, strict=False)
-        except CheckpointMismatchError as err:
-            raise CheckpointMismatchError(
-                str(err).replace('<checkpoint>', str(path))) from err
-        missing, unexpected = found['missing'], found['unexpected']
-        if target is model:  # only the predicting network must be complete
-            missing = [
-                k for k in missing
-                if k.startswith(f'{key}.') or not k.startswith(('student.',
-                                                                'teacher.'))
-            ]
-            unexpected = [k for k in unexpected if k.startswith(f'{key}.')]
-        if missing or unexpected:
-            raise CheckpointMismatchError(
-                f'{path}: the checkpoint does not fit the config\'s {key}: '
-                f'{len(missing)} missing weights {missing[:3]}, '
-                f'{len(unexpected)} unexpected weights {unexpected[:3]}')
-        target.load_state_dict(target_state, strict=False)
-
     # ------------------------------------------------------------------
     # heads, transforms, class names
-    @staticmethod
-    def head_size(net: nn.Module, dataset: str, task: str) -> int:
-        """Outputs of a head: classes (cls, loc) or mask channels (seg)."""
-        return net.branch(task).num_outputs(dataset)
+    #: outputs of a head (see :func:`~fx_mm.apis.heads.head_size`)
+    head_size = staticmethod(_heads.head_size)
 
     def _init_pipeline(self, cfg: Config) -> Any:
         """Per head: the test transforms between loading and packing, and
-        the class names."""
+        the class names; the "pipeline" itself reads an input."""
         by_stage = config_slot_datasets(cfg, where='FXInferencer')
         net = self.model.student
-        inference_sets = by_stage.get('test_cfg', []) + by_stage.get(
-            'val_cfg', [])
-        fallback = cfg.get('test_pipeline')
-
-        def transforms_of(dataset, task):
-            for ds in inference_sets:
-                if ds.dataset_name == dataset and ds.task == task:
-                    return ds.pipeline.transforms
-            for ds in inference_sets:
-                if ds.task == task:
-                    return ds.pipeline.transforms
-            if inference_sets:
-                return inference_sets[0].pipeline.transforms
-            if fallback is not None:
-                return Compose(fallback).transforms
-            raise ValueError(
-                'FXInferencer: the config has no test/val slots and no '
-                '`test_pipeline` to take the image transforms from')
-
-        slot_names: ClassNames = {}
-        for stage in ('train_cfg', 'val_cfg', 'test_cfg'):  # test wins
-            for ds in by_stage.get(stage, []):
-                slot_names.setdefault(ds.dataset_name,
-                                      {})[ds.task] = list(ds.task_classes)
-        self.head_transforms: Dict[Head, List[Any]] = {}
-        self.class_names: ClassNames = {}
-        for task, datasets in net.heads().items():
-            for dataset in datasets:
-                transforms = [
-                    t for t in transforms_of(dataset, task)
-                    if not (is_image_loader(t) or is_annotation_loader(t)
-                            or is_packer(t))
-                ]
-                self.head_transforms[(dataset, task)] = transforms
-                size = self.head_size(net, dataset, task)
-                names = self._user_class_names.get(dataset, {}).get(task)
-                source = 'class_names'
-                if names is None:
-                    names = slot_names.get(dataset, {}).get(task)
-                    source = 'the config\'s dataset'
-                if names is None:
-                    names = [f'class_{i}' for i in range(size)]
-                if len(names) != size:
-                    raise ValueError(
-                        f'FXInferencer: {len(names)} class names for '
-                        f'{dataset}/{task} from {source} ({list(names)}) '
-                        f'but the head has {size} outputs')
-                self.class_names.setdefault(dataset, {})[task] = list(names)
+        self.head_transforms: Dict[Head, List[Any]] = head_transforms(
+            by_stage, net, cfg.get('test_pipeline'))
+        self.class_names: ClassNames = head_class_names(
+            by_stage, net, self._user_class_names)
+        # the configs' packer: inference packs what training and testing do
+        self.packer = PackFXInputs()
         return self._load_input
 
     def _init_collate(self, cfg: Config):
@@ -346,141 +187,22 @@ class FXInferencer(BaseInferencer):
     def select_heads(self,
                      tasks: Optional[Sequence[str]] = None,
                      datasets: Optional[Sequence[str]] = None) -> List[Head]:
-        """(dataset, task) heads to run; None = all of the model's."""
-        available = self.heads()
-        if isinstance(tasks, str):
-            tasks = (tasks, )
-        if isinstance(datasets, str):
-            datasets = (datasets, )
-        if tasks is None:
-            tasks = [t for t in TASKS if t in available]
-        for task in tasks:
-            if task not in TASKS:
-                raise ValueError(f'unknown task {task!r}; expected some of '
-                                 f'{TASKS}')
-            if task not in available:
-                raise ValueError(f'the model has no {task} branch; heads: '
-                                 f'{available}')
-        heads = [(dataset, task) for task in TASKS if task in tasks
-                 for dataset in available[task]
-                 if datasets is None or dataset in datasets]
-        for dataset in datasets or ():
-            if not any(d == dataset for d, _ in heads):
-                raise ValueError(f'no head of dataset {dataset!r} for tasks '
-                                 f'{list(tasks)}; heads: {available}')
-        if not heads:
-            raise ValueError('no head selected')
-        return heads
+        """(dataset, task) heads to run; None = all of the model's (see
+        :func:`~fx_mm.apis.heads.select_heads`)."""
+        return _heads.select_heads(self.heads(), tasks, datasets)
 
     # ------------------------------------------------------------------
-    # inputs
-    @staticmethod
-    def _folder_images(folder: str) -> List[str]:
-        """The image files of a folder, sorted: by suffix, or by content
-        for DICOM (PACS exports have no suffix). Other files are listed
-        in a warning, never skipped in silence."""
-        files, others = [], []
-        for name in sorted(os.listdir(folder)):
-            path = osp.join(folder, name)
-            if name.startswith('.') or not osp.isfile(path):
-                continue
-            if name.lower().endswith(IMAGE_SUFFIXES) or is_dicom_file(path):
-                files.append(path)
-            else:
-                others.append(name)
-        if not files:
-            raise FileNotFoundError(
-                f'{folder}: no image files in the folder (looked for '
-                f'{", ".join(IMAGE_SUFFIXES)} and DICOM files without a '
-                f'suffix; {len(others)} other files)')
-        if others:
-            warnings.warn(
-                f'FXInferencer: {folder}: skipped {len(others)} files that '
-                'are neither images (by suffix) nor DICOM (by content): ' +
-                ', '.join(others[:10]) +
-                (f' (+{len(others) - 10} more)' if len(others) > 10 else ''))
-        return files
-
-    def _inputs_to_list(self, inputs: Any) -> list:
-        """A path, a folder (its image files, sorted), an array, or a list
-        of them (folders in the list are expanded in place)."""
-        if isinstance(inputs, os.PathLike):
-            inputs = os.fspath(inputs)
-        if isinstance(inputs, str) and osp.isdir(inputs):
-            return self._folder_images(inputs)
-        if isinstance(inputs, (str, np.ndarray)):
-            return [inputs]
-        if isinstance(inputs, (list, tuple)):
-            if not inputs:
-                raise ValueError('FXInferencer: empty input list')
-            items = []
-            for item in inputs:
-                if isinstance(item, (list, tuple)):
-                    raise TypeError('FXInferencer: nested input lists are '
-                                    'not supported')
-                items += self._inputs_to_list(item) if isinstance(
-                    item, (str, os.PathLike, np.ndarray)) else [item]
-            return items
-        raise TypeError(f'FXInferencer: inputs must be a path, a folder, a '
-                        f'numpy array or a list of them, got '
-                        f'{type(inputs).__name__}')
-
-    @staticmethod
-    def _load_input(item: Any, index: int = 0) -> dict:
-        """Read one input as (H, W, 3) uint8 RGB.
-
-        Paths go through :func:`fx_mm.datasets.io.read_cxr_image` (PNG,
-        JPEG, DICOM with MONOCHROME1 inverted and VOI LUT applied,
-        MetaImage ...). Arrays may be (H, W) gray or (H, W, 3) RGB; other
-        dtypes than uint8 are min-max scaled like deep radiographs.
-        """
-        if isinstance(item, str):
-            rgb = gray_to_rgb(read_cxr_image(item))
-            return dict(image=rgb, img_path=item, name=_stem(item))
-        if not isinstance(item, np.ndarray):
-            raise TypeError(f'input {index}: expected a file path or a '
-                            f'numpy array, got {type(item).__name__}')
-        where = f'input {index} (array of shape {item.shape})'
-        array = item[..., 0] if item.ndim == 3 and item.shape[2] == 1 \
-            else item
-        if array.ndim not in (2, 3) or (array.ndim == 3
-                                        and array.shape[2] != 3):
-            raise ValueError(f'{where}: expected (H, W) grayscale or '
-                             '(H, W, 3) RGB')
-        if min(array.shape[:2]) < 1:
-            raise ValueError(f'{where}: empty image')
-        if array.dtype == np.bool_:
-            array = array.astype(np.uint8) * 255
-        array = to_uint8(array, where)
-        rgb = gray_to_rgb(array) if array.ndim == 2 else \
-            np.ascontiguousarray(array)
-        return dict(image=rgb, img_path=None, name=f'array_{index:04d}')
+    # inputs (see :mod:`fx_mm.apis.inputs`)
+    _folder_images = staticmethod(folder_images)
+    _load_input = staticmethod(load_input)
+    _unique_names = staticmethod(unique_names)
+    _inputs_to_list = staticmethod(inputs_to_list)
 
     def pack(self, loaded: dict, head: Head) -> dict:
-        """One loaded image -> ``dict(inputs, data_samples)`` for a head."""
-        dataset, task = head
-        height, width = loaded['image'].shape[:2]
-        results = dict(
-            img=loaded['image'].copy(),
-            img_shape=(height, width),
-            ori_shape=(height, width),
-            img_path=loaded['img_path'] or '',
-            img_id=loaded['name'],
-            dataset=dataset,
-            task=task)
-        for transform in self.head_transforms[head]:
-            results = transform(results)
-            if results is None:
-                raise RuntimeError(
-                    f'{loaded["img_path"] or loaded["name"]}: the transform '
-                    f'{transform} dropped the image')
-        metainfo = {k: results[k] for k in DEFAULT_META_KEYS if k in results}
-        img = results['img']
-        if img.ndim == 2:
-            img = img[..., None]
-        inputs = to_tensor(np.ascontiguousarray(img.transpose(2, 0, 1)))
-        return dict(
-            inputs=inputs, data_samples=_SAMPLE_TYPES[task](metainfo=metainfo))
+        """One loaded image -> ``dict(inputs, data_samples)`` for a head
+        (see :func:`~fx_mm.apis.heads.pack_for_head`)."""
+        return pack_for_head(loaded, head, self.head_transforms[head],
+                             self.packer)
 
     def preprocess(self, loaded: List[dict], head: Head) -> dict:
         """A batch of loaded images packed for one head."""
@@ -565,7 +287,7 @@ class FXInferencer(BaseInferencer):
                 item = self._load_input(items[index], index)
                 item['name'] = names[index]
                 loaded.append(item)
-            per_image: List[Dict[str, Dict[str, Any]]] = [{} for _ in loaded]
+            per_image: List[HeadSamples] = [{} for _ in loaded]
             for head in heads:
                 samples = self.forward(self.preprocess(loaded, head))
                 for result, sample in zip(per_image, samples):
@@ -588,49 +310,24 @@ class FXInferencer(BaseInferencer):
                 print_result=print_result)
         return dict(predictions=predictions, visualization=visualization)
 
-    @staticmethod
-    def _unique_names(items: list) -> List[str]:
-        names, used = [], set()
-        for index, item in enumerate(items):
-            base = _stem(item) if isinstance(item, str) else \
-                f'array_{index:04d}'
-            name, k = base, 1
-            while name in used:
-                name, k = f'{base}_{k}', k + 1
-            used.add(name)
-            names.append(name)
-        return names
-
     def visualize(self,
                   loaded: List[dict],
-                  preds: List[Dict[str, Dict[str, Any]]],
+                  preds: List[HeadSamples],
                   show: bool = False,
                   wait_time: float = 0.,
                   img_out_dir: str = '',
                   score_thr: float = 0.3,
                   return_vis: bool = False,
                   draw_pred: bool = True) -> List[np.ndarray]:
-        """One overlay per image: a tile per head (a row per task); the
-        bare image when ``draw_pred`` is False."""
+        """One overlay per image (see
+        :func:`~fx_mm.apis.overlay.draw_overlay`), shown, written to
+        ``<img_out_dir>/<name>.png`` and / or returned."""
         if not (show or img_out_dir or return_vis):
             return []
         results = []
         for item, heads in zip(loaded, preds):
-            if not draw_pred:
-                drawn = compose_views(
-                    dict(input=to_rgb_uint8(item['image'])),
-                    max_height=self.vis_max_height)
-            else:
-                views = {}
-                for dataset, tasks in heads.items():
-                    for task, sample in tasks.items():
-                        views[f'{task}/{dataset}'] = \
-                            self.visualizer.draw_view(
-                                item['image'], sample, 'pred', score_thr)
-                views = dict(
-                    sorted(views.items(),
-                           key=lambda kv: TASKS.index(kv[0][:3])))
-                drawn = compose_views(views, max_height=self.vis_max_height)
+            drawn = draw_overlay(self.visualizer, item['image'], heads,
+                                 score_thr, self.vis_max_height, draw_pred)
             if show:
                 self.visualizer.show(
                     drawn, win_name=item['name'], wait_time=wait_time)
@@ -641,74 +338,23 @@ class FXInferencer(BaseInferencer):
                 results.append(drawn)
         return results
 
-    def pred_to_dict(self, item: dict, heads: Dict[str, Dict[str, Any]],
+    def pred_to_dict(self, item: dict, heads: HeadSamples,
                      score_thr: float) -> dict:
-        """JSON-ready predictions of one image.
-
-        Returns:
-            dict: ``img_path``, ``name``, ``height``, ``width``,
-            ``model_key`` and ``heads``: ``{dataset: {task: ...}}`` with
-
-            - cls: ``scores`` ``{class: probability}``, ``multi_label``;
-            - loc: ``bboxes`` ``[[x1, y1, x2, y2], ...]`` in pixels of the
-              original image, ``scores``, ``labels`` (names),
-              ``label_ids``, ``score_thr`` (boxes above it);
-            - seg: ``classes``, ``masks`` ``{class: COCO RLE}`` of the
-              original image size, ``areas`` ``{class: pixels}``.
-        """
-        height, width = item['image'].shape[:2]
-        out = dict(
-            img_path=item['img_path'],
-            name=item['name'],
-            height=height,
-            width=width,
-            model_key=self.model_key,
-            heads={})
+        """JSON-ready predictions of one image: ``img_path``, ``name``,
+        ``height``, ``width``, ``model_key`` and ``heads`` ``{dataset:
+        {task: entry}}`` (see :func:`~fx_mm.apis.results.pred_to_dict`;
+        boxes and masks in pixels of the original image)."""
         net = self.model.student
-        for dataset, tasks in heads.items():
-            for task, sample in tasks.items():
-                names = self.class_names[dataset][task]
-                if task == 'cls':
-                    scores = sample.pred_score.float().cpu().tolist()
-                    best = int(np.argmax(scores))
-                    # plus mmpretrain's inferencer keys (pred_scores,
-                    # pred_label, pred_score, pred_class: the best class)
-                    entry = dict(
-                        scores=dict(zip(names, scores)),
-                        multi_label=bool(
-                            net.cls_branch.specs[dataset]['multi_label']),
-                        pred_scores=scores,
-                        pred_label=best,
-                        pred_score=scores[best],
-                        pred_class=names[best])
-                elif task == 'loc':
-                    inst = sample.pred_instances.cpu()
-                    inst = inst[inst.scores > score_thr]
-                    label_ids = inst.labels.tolist()
-                    entry = dict(
-                        bboxes=inst.bboxes.float().tolist(),
-                        scores=inst.scores.float().tolist(),
-                        labels=[names[i] for i in label_ids],
-                        label_ids=label_ids,
-                        score_thr=score_thr)
-                else:
-                    masks = sample.pred_sem_seg.data.cpu().numpy() > 0
-                    entry = dict(
-                        classes=list(names),
-                        masks={
-                            name: mask_to_rle(mask)
-                            for name, mask in zip(names, masks)
-                        },
-                        areas={
-                            name: int(mask.sum())
-                            for name, mask in zip(names, masks)
-                        })
-                out['heads'].setdefault(dataset, {})[task] = entry
-        return out
+        multi_label = {
+            dataset: bool(net.cls_branch.specs[dataset]['multi_label'])
+            for dataset, tasks in heads.items() if 'cls' in tasks
+        }
+        return pred_to_dict(item, heads, self.class_names, multi_label,
+                            self.model_key, score_thr)
 
     def postprocess(self,
                     loaded: List[dict],
-                    preds: List[Dict[str, Dict[str, Any]]],
+                    preds: List[HeadSamples],
                     return_datasamples: bool = False,
                     score_thr: float = 0.3,
                     pred_out_dir: str = '',
@@ -720,14 +366,12 @@ class FXInferencer(BaseInferencer):
             if pred_out_dir or print_result or not return_datasamples:
                 as_dict = self.pred_to_dict(item, heads, score_thr)
             if pred_out_dir:
-                os.makedirs(pred_out_dir, exist_ok=True)
-                path = osp.join(pred_out_dir, f'{item["name"]}.json')
-                with open(path, 'w') as f:
-                    json.dump(as_dict, f, indent=1)
+                save_pred(as_dict, pred_out_dir)
             if print_result:
-                print(json.dumps(as_dict, indent=1))
+                print(pred_to_json(as_dict))
             results.append(heads if return_datasamples else as_dict)
         return results
 
 
+# ``mask_to_rle`` and ``IMAGE_SUFFIXES`` were defined here first
 __all__ = ['FXInferencer', 'mask_to_rle', 'IMAGE_SUFFIXES']

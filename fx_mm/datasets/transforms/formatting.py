@@ -48,7 +48,10 @@ class PackFXInputs(BaseTransform):
       one independent binary channel per seg class.
 
     Every sample carries ``dataset`` and ``task`` in its metainfo; the model
-    routes a batch by them.
+    routes a batch by them. The ground-truth fields are packed only when the
+    results hold them, so that :class:`~fx_mm.apis.FXInferencer` packs
+    unannotated images with this same transform (one definition of what a
+    sample carries for training, testing and inference).
 
     Args:
         meta_keys (Sequence[str]): Keys copied into the metainfo when
@@ -66,10 +69,12 @@ class PackFXInputs(BaseTransform):
         metainfo = {k: results[k] for k in self.meta_keys if k in results}
         if task == 'cls':
             data_sample = DataSample(metainfo=metainfo)
-            data_sample.set_gt_score(torch.as_tensor(results['gt_score']))
-            data_sample.set_field(
-                torch.as_tensor(results['gt_label_mask'], dtype=torch.bool),
-                'gt_label_mask')
+            if 'gt_score' in results:  # absent at inference
+                data_sample.set_gt_score(torch.as_tensor(results['gt_score']))
+                data_sample.set_field(
+                    torch.as_tensor(
+                        results['gt_label_mask'], dtype=torch.bool),
+                    'gt_label_mask')
         elif task == 'seg':
             data_sample = SegDataSample(metainfo=metainfo)
             if 'gt_seg_map' in results:
