@@ -119,6 +119,33 @@ def test_every_config_parses(path, monkeypatch):
             assert all('dataset' in slot for slot in cfg[loop].slots), path
 
 
+def test_short_run_schedule_ends_at_the_last_cycle(monkeypatch):
+    """Every config on configs/_base_/schedules/short_run.py, whatever its
+    ``max_cycles`` (set in it or in a parent): the base's warm-up and
+    cosine, the cosine from cycle 0 to the loop's last cycle."""
+    found = []
+    for path in ALL_CONFIGS:
+        cfg = load_config(osp.join(REPO_ROOT, path), monkeypatch)
+        if 'short_run_cosine' not in cfg or 'slots' not in cfg.train_cfg:
+            continue
+        found.append(osp.basename(path))
+        max_cycles = cfg.train_cfg.max_cycles
+        warmup, cosine = cfg.param_scheduler
+        assert warmup == cfg.short_run_warmup, path
+        assert cosine == dict(
+            cfg.short_run_cosine, end=max_cycles, T_max=max_cycles), path
+        assert (warmup.type, warmup.by_epoch, warmup.end) == ('LinearLR',
+                                                              False, 50)
+        assert (cosine.type, cosine.begin,
+                cosine.eta_min) == ('CosineAnnealingLR', 0, 1e-5)
+        assert cfg.optim_wrapper.optimizer.lr == 1e-3, path
+    assert found == [
+        'fx_swin-t_jsrt_cross-task.py', 'fx_swin-t_jsrt_multitask.py',
+        'fx_swin-t_jsrt_multitask_organ-loc.py', 'fx_swin-t_synthetic_demo.py',
+        'fx_swin-t_synthetic_demo_research.py'
+    ]
+
+
 def _without_scale(pipeline) -> list:
     return [{k: v for k, v in t.items() if k != 'scale'} for t in pipeline]
 
