@@ -48,7 +48,11 @@ def _study_slots(slots):
 
 
 # the organ-box decoder only
-model = dict(loc_branch=dict(datasets=dict(_delete_=True, jsrt_organs=5)))
+model = dict(
+    loc_branch=dict(
+        datasets=dict(
+            _delete_=True,
+            jsrt_organs=_base_.model.loc_branch.datasets.jsrt_organs)))
 
 train_cfg = dict(
     slots=_study_slots(_base_.train_cfg.slots),
