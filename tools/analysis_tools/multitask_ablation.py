@@ -433,13 +433,6 @@ def _runs_table(runs: Dict[str, dict]) -> List[str]:
     return lines
 
 
-def _stat_to_json(value):
-    if isinstance(value, dict) and 'mean' in value:
-        values = [None if math.isnan(v) else v for v in value['values']]
-        return nan_to_null(dict(value, values=values))
-    return value
-
-
 def run_study(cfg: Config,
               work_dir: str,
               seed: Optional[int],
@@ -496,10 +489,7 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
         table = format_summary(summary, runs)
         report = dict(
             seeds=args.seeds,
-            summary=[{
-                k: _stat_to_json(v)
-                for k, v in row.items()
-            } for row in summary],
+            summary=[nan_to_null(row) for row in summary],
             rows={
                 seed: [nan_to_null(row) for row in rows]
                 for seed, rows in rows_per_seed.items()
