@@ -433,16 +433,16 @@ def _runs_table(runs: Dict[str, dict]) -> List[str]:
     return lines
 
 
-def run_study(cfg: Config,
+def run_study(run_cfgs: Dict[str, Config],
               work_dir: str,
               seed: Optional[int],
-              variants: Sequence[str],
               reuse: bool = False) -> tuple:
-    """Train and test every run of one seed; returns (rows, runs)."""
-    cfg = seeded_config(cfg, seed)
+    """Train and test every run of :func:`study_runs` with one seed;
+    returns (rows, runs)."""
     seed_dir = work_dir if seed is None else osp.join(work_dir, f'seed_{seed}')
     results, runs = {}, {}
-    for name, run_cfg in study_runs(cfg, variants).items():
+    for name, run_cfg in run_cfgs.items():
+        run_cfg = seeded_config(run_cfg, seed)
         run_dir = osp.join(seed_dir, name)
         label = name if seed is None else f'{name} (seed {seed})'
         results_json = osp.join(run_dir, 'results.json')
@@ -474,13 +474,12 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     # the configs of every run are built (and checked) before any trains
-    study_runs(cfg, args.variants)
+    run_cfgs = study_runs(cfg, args.variants)
 
     seeds = args.seeds or [None]
     rows_per_seed, runs = {}, {}
     for seed in seeds:
-        rows, seed_runs = run_study(cfg, args.work_dir, seed, args.variants,
-                                    args.reuse)
+        rows, seed_runs = run_study(run_cfgs, args.work_dir, seed, args.reuse)
         rows_per_seed[str(seed)] = rows
         runs.update(seed_runs)
 
