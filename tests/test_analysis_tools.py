@@ -1,7 +1,8 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
 """tools/analysis_tools/plot_slots.py on a real (tiny, resumed) training
 run, tools/analysis_tools/benchmark.py at tiny settings and
-tools/analysis_tools/multitask_ablation.py on a tiny two-task config."""
+tools/analysis_tools/multitask_ablation.py on a tiny two-task config (its
+tables: ablation_summary.py)."""
 import json
 import math
 import os
@@ -16,6 +17,7 @@ import torch
 from fx_test_utils import REPO_ROOT, run_train, tiny_demo_config, write_config
 
 sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'analysis_tools'))
+import ablation_summary  # noqa: E402
 import benchmark  # noqa: E402
 import benchmark_overhead  # noqa: E402
 import gpu_benchmark  # noqa: E402
@@ -226,15 +228,15 @@ def test_study_summary_over_seeds():
 
     seeds = {
         '0':
-        multitask_ablation.ablation_rows(results(80.0, 78.0, 79.0)),
+        ablation_summary.ablation_rows(results(80.0, 78.0, 79.0)),
         '1':
-        multitask_ablation.ablation_rows(results(84.0, 79.0, 80.0)),
+        ablation_summary.ablation_rows(results(84.0, 79.0, 80.0)),
         '2':
         list(
             reversed(
-                multitask_ablation.ablation_rows(results(82.0, 80.0, 75.0)))),
+                ablation_summary.ablation_rows(results(82.0, 80.0, 75.0)))),
     }
-    summary = multitask_ablation.summarise(seeds)
+    summary = ablation_summary.summarise(seeds)
     seg = next(r for r in summary if r['task'] == 'seg')
     assert seg['seeds'] == 3
     assert seg['multi_task']['mean'] == pytest.approx(82.0)
@@ -246,11 +248,18 @@ def test_study_summary_over_seeds():
     assert seg['no-lock - single_task']['values'] == [-1.0, -1.0, 5.0]
     cls = next(r for r in summary if r['task'] == 'cls')
     assert math.isnan(cls['no-lock']['mean'])
-    table = multitask_ablation.format_summary(summary, {})
+    table = ablation_summary.format_summary(summary, {})
     assert '| jsrt | seg | Dice | teacher | 82.00 ± 2.00 | 79.00 ± 1.00 ' \
         in table
     assert '| +4.00 ± 3.00 |' in table
     assert 'Mean ± sd over 3 seeds.' in table
+    # the report: the same table; JSON with null for NaN, nested too
+    same, report = ablation_summary.ablation_report(seeds, {}, [0, 1, 2])
+    assert same == table and report['seeds'] == [0, 1, 2]
+    json.dumps(report, allow_nan=False)
+    cls = next(r for r in report['summary'] if r['task'] == 'cls')
+    assert cls['no-lock'] == dict(mean=None, sd=None, values=[None] * 3)
+    assert cls['multi_task']['values'] == [70.0, 74.0, 72.0]
 
 
 def test_multitask_ablation_trains_and_compares(tmp_path, capsys):

@@ -34,7 +34,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from test_public_datasets import MIMIC_DICOMS
 
-from fx_mm.datasets.public import COMPETITION_CLASSES
+from fx_mm.datasets.public import COMPETITION_CLASSES, JSRT_SEG_CLASSES
 from fx_mm.registry import DATASETS, METRICS
 
 PAPER_CONFIG = osp.join(REPO_ROOT, 'configs', 'foundation_x',
@@ -107,6 +107,8 @@ ALL_CONFIGS = sorted(
         osp.join(REPO_ROOT, 'configs', '**', '*.py'), recursive=True))
 CXR_PIPELINES = osp.join(REPO_ROOT, 'configs', '_base_', 'datasets',
                          'cxr_pipelines.py')
+JSRT_META = osp.join(REPO_ROOT, 'configs', '_base_', 'datasets',
+                     'jsrt_meta.py')
 
 
 @pytest.mark.parametrize('path', ALL_CONFIGS)
@@ -117,6 +119,68 @@ def test_every_config_parses(path, monkeypatch):
     for loop in ('train_cfg', 'val_cfg', 'test_cfg'):
         if cfg.get(loop) and 'slots' in cfg[loop]:
             assert all('dataset' in slot for slot in cfg[loop].slots), path
+
+
+def test_short_run_schedule_ends_at_the_last_cycle(monkeypatch):
+    """Every config on configs/_base_/schedules/short_run.py, whatever its
+    ``max_cycles`` (set in it or in a parent): the base's warm-up and
+    cosine, the cosine from cycle 0 to the loop's last cycle."""
+    found = []
+    for path in ALL_CONFIGS:
+        cfg = load_config(osp.join(REPO_ROOT, path), monkeypatch)
+        if 'short_run_cosine' not in cfg or 'slots' not in cfg.train_cfg:
+            continue
+        found.append(osp.basename(path))
+        max_cycles = cfg.train_cfg.max_cycles
+        warmup, cosine = cfg.param_scheduler
+        assert warmup == cfg.short_run_warmup, path
+        assert cosine == dict(
+            cfg.short_run_cosine, end=max_cycles, T_max=max_cycles), path
+        assert (warmup.type, warmup.by_epoch, warmup.end) == ('LinearLR',
+                                                              False, 50)
+        assert (cosine.type, cosine.begin,
+                cosine.eta_min) == ('CosineAnnealingLR', 0, 1e-5)
+        assert cfg.optim_wrapper.optimizer.lr == 1e-3, path
+    assert found == [
+        'fx_swin-t_jsrt_cross-task.py', 'fx_swin-t_jsrt_multitask.py',
+        'fx_swin-t_jsrt_multitask_organ-loc.py', 'fx_swin-t_synthetic_demo.py',
+        'fx_swin-t_synthetic_demo_research.py'
+    ]
+
+
+def test_jsrt_organ_classes_are_written_once(monkeypatch):
+    """The SCR organ classes are JSRTDataset's, written in jsrt_meta.py
+    alone; every JSRT config family (multi-task, continued pretraining,
+    finetuning) trains and evaluates its JSRT seg slot with them."""
+    organs = Config.fromfile(JSRT_META).jsrt_seg_classes
+    assert organs == JSRT_SEG_CLASSES
+    for path in ALL_CONFIGS:
+        with open(osp.join(REPO_ROOT, path), encoding='utf-8') as f:
+            text = f.read()
+        if path.endswith('jsrt_meta.py') or 'SyntheticCXRDataset' in text:
+            continue  # the phantoms have organ channels of their own
+        assert not re.search(r"'(heart|(left|right)_(lung|clavicle))'",
+                             text), path
+    families = ('foundation_x/fx_swin-t_jsrt_multitask.py',
+                'foundation_x/fx_swin-b_cxr15-jsrt_research_continued.py',
+                'finetune/fx_swin-b_jsrt-organ_finetune.py')
+    for family in families:
+        cfg = load_config(osp.join(REPO_ROOT, 'configs', family), monkeypatch)
+        seg = [
+            s.dataset for s in cfg.train_cfg.slots
+            if s.dataset.type == 'JSRTDataset' and s.dataset.task == 'seg'
+        ]
+        assert [d.seg_classes for d in seg] == [organs], family
+        dice = [
+            m for m in cfg.val_evaluator
+            if m.type == 'DiceMetric' and m.dataset_name == 'jsrt'
+        ]
+        assert [m.class_names for m in dice] == [organs], family
+    clavicle = load_config(
+        osp.join(REPO_ROOT, 'configs', 'finetune',
+                 'fx_swin-b_jsrt-clavicle_finetune.py'), monkeypatch)
+    assert clavicle.train_cfg.slots[0].dataset.seg_classes == (
+        'left_clavicle', 'right_clavicle')
 
 
 def _without_scale(pipeline) -> list:

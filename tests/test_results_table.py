@@ -4,7 +4,8 @@ import json
 import math
 
 from fx_mm.evaluation.results_table import (dump_results_table,
-                                            format_markdown, results_rows)
+                                            format_markdown, nan_to_null,
+                                            results_rows)
 
 METRICS = {
     'teacher/jsrt/cls/AUC': 81.25,
@@ -62,3 +63,18 @@ def test_markdown_json_csv(tmp_path):
     }
     assert rows[2]['cls AUC'] == 'n/a'  # NaN, not 'nan'
     assert format_markdown(results_rows({})).count('\n') == 1
+
+
+def test_nan_to_null_reaches_nested_values():
+    nan = float('nan')
+    row = dict(
+        task='seg',
+        seeds=3,
+        multi=dict(mean=nan, sd=nan, values=[80.0, nan, None]),
+        names=('a', nan))
+    assert nan_to_null(row) == dict(
+        task='seg',
+        seeds=3,
+        multi=dict(mean=None, sd=None, values=[80.0, None, None]),
+        names=('a', None))
+    json.dumps(nan_to_null(row), allow_nan=False)

@@ -4,7 +4,9 @@
 # The data and model of fx_swin-b_jsrt-organ_finetune.py with 2 classes.
 _base_ = ['./fx_swin-b_jsrt-organ_finetune.py']
 
-seg_classes = ('left_clavicle', 'right_clavicle')
+# the clavicles of the organ classes (left, right)
+seg_classes = tuple(
+    c for c in _base_.jsrt_seg_classes if c.endswith('clavicle'))
 
 model = dict(
     seg_branch=dict(datasets={

@@ -8,18 +8,17 @@
 #       FoundationX_ckpt.pth weights/foundation_x_fxmm.pth
 #   FX_JSRT_ROOT=data/jsrt python tools/train.py \
 #       configs/finetune/fx_swin-b_jsrt-organ_finetune.py
-_base_ = ['./_base_/finetune_runtime.py']
+_base_ = ['./_base_/finetune_runtime.py', '../_base_/datasets/jsrt_meta.py']
 
 # True: backbone + shared seg decoder from the checkpoint (`fx_checkpoint`
 # of the runtime); False: backbone only
 load_seg_decoder = True
 
-jsrt_root = '{{$FX_JSRT_ROOT:data/jsrt}}'
-# the head's key (the loader's `dataset_name`) and classes: the head size
-# and the metric follow from them
+# the head's key (the loader's `dataset_name`) and classes (all five
+# organs, ../../_base_/datasets/jsrt_meta.py): the head size and the metric
+# follow from them
 dataset_name = 'jsrt'
-seg_classes = ('heart', 'left_lung', 'right_lung', 'left_clavicle',
-               'right_clavicle')
+seg_classes = _base_.jsrt_seg_classes
 
 # ---------------------------------------------------------------------------
 model = dict(
@@ -49,7 +48,7 @@ model = dict(
 # the loader arguments of every split; each slot adds its split
 jsrt = dict(
     type='JSRTDataset',
-    data_root=jsrt_root,
+    data_root=_base_.jsrt_root,
     task='seg',
     seg_classes=seg_classes)
 # one slot per split: the seg train pipeline in training, the test

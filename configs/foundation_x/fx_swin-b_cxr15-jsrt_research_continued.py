@@ -7,21 +7,23 @@
 #   FX_CHECKPOINT=weights/foundation_x_fxmm.pth FX_JSRT_ROOT=data/jsrt \
 #   python tools/train.py \
 #       configs/foundation_x/fx_swin-b_cxr15-jsrt_research_continued.py
-_base_ = ['./fx_swin-b_cxr15_research.py']
+# The JSRT root (FX_JSRT_ROOT) and organ classes: ../_base_/datasets/
+# jsrt_meta.py. The JSRT dataset config (../_base_/datasets/jsrt.py) cannot
+# be a base here: it redefines the pipelines (at 256 px; this slot takes
+# the paper's 224 px ones), slots and evaluator of the paper's dataset base,
+# and mmengine refuses a key that two bases define.
+_base_ = ['./fx_swin-b_cxr15_research.py', '../_base_/datasets/jsrt_meta.py']
 
 load_from = '{{$FX_CHECKPOINT:weights/foundation_x_fxmm.pth}}'
-jsrt_root = '{{$FX_JSRT_ROOT:data/jsrt}}'
-jsrt_seg_classes = ('heart', 'left_lung', 'right_lung', 'left_clavicle',
-                    'right_clavicle')
 
-model = dict(seg_branch=dict(datasets=dict(jsrt=len(jsrt_seg_classes))))
+model = dict(seg_branch=dict(datasets=dict(jsrt=len(_base_.jsrt_seg_classes))))
 
 # the loader arguments of every split; each slot adds its split
 jsrt = dict(
     type='JSRTDataset',
-    data_root=jsrt_root,
+    data_root=_base_.jsrt_root,
     task='seg',
-    seg_classes=jsrt_seg_classes)
+    seg_classes=_base_.jsrt_seg_classes)
 train_cfg = dict(slots=_base_.train_slots + [
     dict(
         dataset=dict(
@@ -41,6 +43,9 @@ test_cfg = dict(slots=_base_.test_slots + [
             jsrt, split='test', pipeline=_base_.test_pipeline, test_mode=True))
 ])
 val_evaluator = _base_.val_evaluator + [
-    dict(type='DiceMetric', dataset_name='jsrt', class_names=jsrt_seg_classes)
+    dict(
+        type='DiceMetric',
+        dataset_name='jsrt',
+        class_names=_base_.jsrt_seg_classes)
 ]
 test_evaluator = val_evaluator

@@ -48,7 +48,11 @@ def _study_slots(slots):
 
 
 # the organ-box decoder only
-model = dict(loc_branch=dict(datasets=dict(_delete_=True, jsrt_organs=5)))
+model = dict(
+    loc_branch=dict(
+        datasets=dict(
+            _delete_=True,
+            jsrt_organs=_base_.model.loc_branch.datasets.jsrt_organs)))
 
 train_cfg = dict(
     slots=_study_slots(_base_.train_cfg.slots),
@@ -63,15 +67,10 @@ val_evaluator = [
     e for i, e in enumerate(_base_.val_evaluator) if i != 1
 ]
 test_evaluator = val_evaluator
+# the short-run schedule of the base, its cosine ending at this max_cycles
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
-    dict(
-        type='CosineAnnealingLR',
-        by_epoch=True,
-        begin=0,
-        end=max_cycles,
-        T_max=max_cycles,
-        eta_min=1e-5),
+    _base_.short_run_warmup,
+    dict(_base_.short_run_cosine, end=max_cycles, T_max=max_cycles)
 ]
 # the last checkpoint is what the study tests
 default_hooks = dict(checkpoint=dict(max_keep_ckpts=1))

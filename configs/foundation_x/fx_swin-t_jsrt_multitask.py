@@ -8,7 +8,7 @@
 #       configs/foundation_x/fx_swin-t_jsrt_multitask.py
 _base_ = [
     '../_base_/models/foundation_x_swin-t.py', '../_base_/datasets/jsrt.py',
-    '../_base_/schedules/lock_release.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/short_run.py', '../_base_/default_runtime.py'
 ]
 
 max_cycles = 10
@@ -37,17 +37,11 @@ train_cfg = dict(
 val_cfg = dict(slots=_base_.val_slots)
 test_cfg = dict(slots=_base_.test_slots)
 
-# a short run from scratch: faster learning rates than the paper's
-optim_wrapper = dict(optimizer=dict(lr=1e-3))
+# a short run from scratch (../_base_/schedules/short_run.py: faster
+# learning rates than the paper's), its cosine ending at the last cycle
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
-    dict(
-        type='CosineAnnealingLR',
-        by_epoch=True,
-        begin=0,
-        end=max_cycles,
-        T_max=max_cycles,
-        eta_min=1e-5),
+    _base_.short_run_warmup,
+    dict(_base_.short_run_cosine, end=max_cycles, T_max=max_cycles)
 ]
 # CPU: gloo (use nccl on GPUs with tools/dist_train.sh)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))

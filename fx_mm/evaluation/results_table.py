@@ -62,9 +62,17 @@ def results_rows(metrics: Dict[str, float]) -> List[dict]:
 
 
 def nan_to_null(row: dict) -> dict:
-    """``row`` with NaN values (undefined metrics) as None: NaN is not
-    JSON, None is written as null."""
-    return {k: None if _is_missing(v) else v for k, v in row.items()}
+    """``row`` with NaN values (undefined metrics) as None, also in the
+    dicts and lists it holds: NaN is not JSON, None is written as null."""
+    return {k: _null_if_missing(v) for k, v in row.items()}
+
+
+def _null_if_missing(value):
+    if isinstance(value, dict):
+        return nan_to_null(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_null_if_missing(v) for v in value)
+    return None if _is_missing(value) else value
 
 
 def _is_missing(value: Optional[float]) -> bool:

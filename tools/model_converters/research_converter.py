@@ -186,6 +186,15 @@ class _Mapper:
         self.converted[dst] = value.clone()
         self.origin[dst] = src
 
+    def put_or_unknown(self, src: str, value: Tensor,
+                       dst: Optional[str]) -> None:
+        """Fill ``dst``, or record ``src`` as a key that no rule maps when
+        the rules gave no ``dst`` (None)."""
+        if dst is None:
+            self.unknown.append(src)
+        else:
+            self.put(src, value, dst)
+
     def put_layers(self,
                    src: str,
                    value: Tensor,
@@ -289,10 +298,7 @@ def _convert_backbone(mapper: _Mapper, orders: Mapping[str, Sequence[str]],
                 continue  # alias, checked in convert_research_state
             else:
                 new = _ppm_key(key)
-                if new is None:
-                    mapper.unknown.append(src)
-                else:
-                    mapper.put(src, value, f'seg_branch.{new}')
+                mapper.put_or_unknown(src, value, new and f'seg_branch.{new}')
         elif key.endswith('relative_position_index'):
             mapper.leave(src, REASONS['relative_position_index'])
         else:
@@ -351,11 +357,8 @@ def _convert_loc(mapper: _Mapper, order: Sequence[str],
         elif key.startswith('transformer.encoder.layers.'):
             m = re.fullmatch(r'transformer\.encoder\.layers\.(\d+)\.(.+)', key)
             new = m and _layer(_ENCODER_LAYER, m.group(2))
-            if new is None:
-                mapper.unknown.append(key)
-            else:
-                mapper.put(key, value,
-                           f'loc_branch.encoder.layers.{m.group(1)}.{new}')
+            dst = new and f'loc_branch.encoder.layers.{m.group(1)}.{new}'
+            mapper.put_or_unknown(key, value, dst)
         else:
             _convert_loc_dataset(mapper, key, value, dataset_of)
 
@@ -406,10 +409,7 @@ def _convert_loc_dataset(mapper: _Mapper, key: str, value: Tensor,
             return
         else:
             dst = None
-        if dst is None:
-            mapper.unknown.append(key)
-        else:
-            mapper.put(key, value, dst)
+        mapper.put_or_unknown(key, value, dst)
         return
     if kind == 'output':
         if m.group(1) == 'class_embed_':
@@ -443,10 +443,8 @@ def _convert_loc_dataset(mapper: _Mapper, key: str, value: Tensor,
             columns=True)
     else:
         new = _mlp(rest)
-        if new is None:
-            mapper.unknown.append(key)
-        else:
-            mapper.put(key, value, f'{head}reg_branches.{num_layers}.{new}')
+        dst = new and f'{head}reg_branches.{num_layers}.{new}'
+        mapper.put_or_unknown(key, value, dst)
 
 
 def _check_aliases(state: Mapping[str, Tensor], source: str,

@@ -1,14 +1,9 @@
 # JSRT (247 PA radiographs) with the SCR organ masks, read as distributed
 # (fx_mm/datasets/public/jsrt.py): nodule classification (154 with / 93
 # without), nodule boxes and five organ masks, on the standard 173 / 25 / 49
-# split (`<jsrt_root>/splits/{train,val,test}.txt`).
-#
-# Root: edit it or set FX_JSRT_ROOT (mmengine replaces `{{$VAR:default}}`
-# when it loads the config); in the fx_mm development checkout the data lie
-# in ../shared/data/jsrt.
-_base_ = ['./cxr_pipelines.py']
-
-jsrt_root = '{{$FX_JSRT_ROOT:data/jsrt}}'
+# split (`<jsrt_root>/splits/{train,val,test}.txt`). The root (set
+# FX_JSRT_ROOT) and the organ classes are those of ./jsrt_meta.py.
+_base_ = ['./cxr_pipelines.py', './jsrt_meta.py']
 
 # The pipelines of ./cxr_pipelines.py at 256 px: a base cannot take this
 # file's size, so the `scale` of its resizing transforms is set anew here
@@ -36,10 +31,8 @@ test_pipeline = at_image_size(_base_.test_pipeline)
 # the base's `resize` (a helper that print_config shows) at this size too
 resize = dict(scale=resize_scales['mmdet.Resize'])
 
-# heart, lungs (patient's left / right) and clavicles, one channel each
-jsrt_seg_classes = ('heart', 'left_lung', 'right_lung', 'left_clavicle',
-                    'right_clavicle')
-jsrt_classes = dict(cls=('nodule', ), loc=('nodule', ), seg=jsrt_seg_classes)
+jsrt_classes = dict(
+    cls=('nodule', ), loc=('nodule', ), seg=_base_.jsrt_seg_classes)
 tasks = ('cls', 'loc', 'seg')
 # the model's heads, {task: {dataset_name: number of classes}}, from the
 # class table: a config that trains these slots sets each branch's
@@ -53,10 +46,10 @@ head_sizes = {
 def jsrt(task, split, pipeline):
     return dict(
         type='JSRTDataset',
-        data_root=jsrt_root,
+        data_root=_base_.jsrt_root,
         split=split,
         task=task,
-        seg_classes=jsrt_seg_classes,
+        seg_classes=_base_.jsrt_seg_classes,
         pipeline=pipeline,
         test_mode=split != 'train')
 
@@ -83,7 +76,7 @@ organ_loc_slots = {
 organ_loc_evaluator = dict(
     type='DetectionMAP',
     dataset_name='jsrt_organs',
-    class_names=jsrt_seg_classes)
+    class_names=_base_.jsrt_seg_classes)
 
 metric_types = dict(cls='MultiLabelAUC', loc='DetectionMAP', seg='DiceMetric')
 val_evaluator = [
