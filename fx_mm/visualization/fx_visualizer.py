@@ -20,6 +20,7 @@ from mmdet.visualization import DetLocalVisualizer
 from mmengine.dist import master_only
 from mmengine.structures import InstanceData
 
+from fx_mm.datasets.config_slots import ClassNames
 from fx_mm.registry import VISUALIZERS
 from fx_mm.structures import TASKS, task_of_sample_type
 from .cls_view import cls_panel_layout, cls_panel_width, draw_cls_view
@@ -27,7 +28,6 @@ from .compose import compose_views
 from .drawing import TILE_HEIGHT, format_score, size_scale, to_rgb_uint8
 from .loc_view import draw_loc_view, select_boxes
 from .seg_view import draw_seg_view, overlay_masks
-from .utils import ClassNames
 
 # the helpers this module held before the views got their own modules stay
 # importable from here
