@@ -1,4 +1,6 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
+"""The slot datasets of a config and their class names, for the tools,
+the visualizer and the inferencer (which read them without the data)."""
 import copy
 import warnings
 from typing import Any, Dict, List, Sequence
@@ -8,6 +10,42 @@ from mmengine.config import Config
 from fx_mm.registry import DATASETS
 
 STAGES = ('test_cfg', 'val_cfg', 'train_cfg')
+
+#: ``{dataset: {task: [class names]}}``
+ClassNames = Dict[str, Dict[str, List[str]]]
+
+
+def unwrap_dataset(dataset):
+    """The fx_mm CXR dataset inside mmengine wrappers, or None."""
+    for _ in range(4):
+        if all(
+                hasattr(dataset, attr)
+                for attr in ('dataset_name', 'task', 'task_classes')):
+            return dataset
+        if hasattr(dataset, 'dataset'):
+            dataset = dataset.dataset
+        elif getattr(dataset, 'datasets', None):
+            dataset = dataset.datasets[0]
+        else:
+            return None
+    return None
+
+
+def dataset_class_names(datasets: Sequence) -> ClassNames:
+    """``{dataset: {task: [names]}}`` of fx_mm CXR datasets (slot datasets).
+
+    Objects without ``dataset_name`` / ``task`` / ``task_classes`` (e.g.
+    mmengine dataset wrappers) are unwrapped through ``.dataset`` /
+    ``.datasets[0]``; anything else is skipped.
+    """
+    names: ClassNames = {}
+    for dataset in datasets:
+        dataset = unwrap_dataset(dataset)
+        if dataset is None:
+            continue
+        names.setdefault(dataset.dataset_name,
+                         {})[dataset.task] = list(dataset.task_classes)
+    return names
 
 
 def config_slot_datasets(cfg: Config,
@@ -20,7 +58,6 @@ def config_slot_datasets(cfg: Config,
     A slot whose dataset cannot be built (a dataset may check its files)
     is left out with a warning naming it (``where``: the tool).
     """
-    from fx_mm.visualization.utils import unwrap_dataset
     found: Dict[str, List[Any]] = {}
     for stage in stages:
         for k, slot in enumerate((cfg.get(stage) or {}).get('slots') or []):

@@ -1,6 +1,7 @@
 # Copyright (c) fx_mm contributors. All rights reserved.
-from .fx_visualizer import (TILE_HEIGHT, FXVisualizer, compose_views,
-                            to_rgb_uint8)
+from .compose import compose_views
+from .drawing import TILE_HEIGHT, to_rgb_uint8
+from .fx_visualizer import FXVisualizer
 from .utils import (FX_PALETTE, dataset_class_names, gt_in_original_frame,
                     gt_to_original, load_rgb_image, palette_colors)
 

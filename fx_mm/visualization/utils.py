@@ -2,7 +2,7 @@
 """Helpers shared by the visualizer, the visualization hook, the inferencer
 and ``tools/analysis_tools/browse_dataset.py``."""
 import copy
-from typing import Dict, Iterable, List, Sequence, Tuple
+from typing import Iterable, List, Tuple
 
 import cv2
 import numpy as np
@@ -10,7 +10,18 @@ import torch
 from mmdet.structures.bbox import BaseBoxes
 from mmengine.structures import PixelData
 
+# class names of datasets are a dataset fact (fx_mm.datasets.config_slots
+# holds them); they stay importable from here, see __all__
+from fx_mm.datasets.config_slots import (ClassNames, dataset_class_names,
+                                         unwrap_dataset)
 from fx_mm.datasets.io import gray_to_rgb, read_cxr_image
+
+__all__ = [
+    'FX_PALETTE', 'ClassNames', 'boxes_to_tensor', 'dataset_class_names',
+    'gt_in_original_frame', 'gt_to_original', 'is_annotation_loader',
+    'is_image_loader', 'is_packer', 'load_rgb_image', 'masks_to_array',
+    'palette_colors', 'transform_name', 'unwrap_dataset'
+]
 
 #: Distinct RGB colours (matplotlib's ``tab10``), cycled per class / channel.
 FX_PALETTE: Tuple[Tuple[int, int, int],
@@ -18,9 +29,6 @@ FX_PALETTE: Tuple[Tuple[int, int, int],
                           (214, 39, 40), (148, 103,
                                           189), (140, 86, 75), (227, 119, 194),
                           (188, 189, 34), (23, 190, 207), (127, 127, 127))
-
-#: ``{dataset: {task: [class names]}}``
-ClassNames = Dict[str, Dict[str, List[str]]]
 
 _IMAGE_LOADERS = ('LoadCXRImage', 'LoadImageFromFile', 'LoadImageFromNDArray')
 _ANNOTATION_LOADERS = ('LoadCXRAnnotations', 'LoadAnnotations')
@@ -135,36 +143,3 @@ def gt_to_original(data_sample, in_original_frame: bool):
             data=torch.from_numpy(resized),
             metainfo=sample.gt_sem_seg.metainfo)
     return sample
-
-
-def dataset_class_names(datasets: Sequence) -> ClassNames:
-    """``{dataset: {task: [names]}}`` of fx_mm CXR datasets (slot datasets).
-
-    Objects without ``dataset_name`` / ``task`` / ``task_classes`` (e.g.
-    mmengine dataset wrappers) are unwrapped through ``.dataset`` /
-    ``.datasets[0]``; anything else is skipped.
-    """
-    names: ClassNames = {}
-    for dataset in datasets:
-        dataset = unwrap_dataset(dataset)
-        if dataset is None:
-            continue
-        names.setdefault(dataset.dataset_name,
-                         {})[dataset.task] = list(dataset.task_classes)
-    return names
-
-
-def unwrap_dataset(dataset):
-    """The fx_mm CXR dataset inside mmengine wrappers, or None."""
-    for _ in range(4):
-        if all(
-                hasattr(dataset, attr)
-                for attr in ('dataset_name', 'task', 'task_classes')):
-            return dataset
-        if hasattr(dataset, 'dataset'):
-            dataset = dataset.dataset
-        elif getattr(dataset, 'datasets', None):
-            dataset = dataset.datasets[0]
-        else:
-            return None
-    return None

@@ -27,11 +27,11 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import DefaultScope
 from mmengine.utils import track_iter_progress
 
+from fx_mm.datasets.config_slots import dataset_class_names, unwrap_dataset
 from fx_mm.registry import DATASETS
 from fx_mm.utils import register_all_modules
-from fx_mm.visualization import (FXVisualizer, dataset_class_names,
-                                 gt_in_original_frame, load_rgb_image)
-from fx_mm.visualization.utils import unwrap_dataset
+from fx_mm.visualization import (FXVisualizer, gt_in_original_frame,
+                                 load_rgb_image)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -41,10 +41,10 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import MMLogger
 from torch import Tensor
 
-from fx_mm.datasets.config_slots import config_slot_datasets
+from fx_mm.datasets.config_slots import (config_slot_datasets,
+                                         dataset_class_names)
 from fx_mm.registry import MODELS
 from fx_mm.utils import load_fx_checkpoint, register_all_modules
-from fx_mm.visualization import dataset_class_names
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -7,12 +7,11 @@ from mmengine.hooks import Hook
 from mmengine.utils import mkdir_or_exist
 from mmengine.visualization import Visualizer
 
+from fx_mm.datasets.config_slots import dataset_class_names, unwrap_dataset
 from fx_mm.registry import HOOKS
-from fx_mm.visualization import (FXVisualizer, dataset_class_names,
-                                 gt_in_original_frame, gt_to_original,
-                                 load_rgb_image)
 from fx_mm.utils.model_wrappers import unwrap_model
-from fx_mm.visualization.utils import unwrap_dataset
+from fx_mm.visualization import (FXVisualizer, gt_in_original_frame,
+                                 gt_to_original, load_rgb_image)
 
 
 @HOOKS.register_module()
