@@ -168,7 +168,7 @@ def plot(matrices: dict, slots: List[str], out: str, title: str) -> str:
     fig, axes = plt.subplots(
         1,
         num,
-        figsize=(1.2 * width * num + 3.0, 0.5 * len(slots) + 2.5),
+        figsize=(num * (1.0 * width + 2.8), 0.8 * len(slots) + 2.6),
         squeeze=False)
     for ax, (network, matrix) in zip(axes.flat, matrices.items()):
         values = [[math.nan if v is None else v for v in row]
@@ -179,8 +179,10 @@ def plot(matrices: dict, slots: List[str], out: str, title: str) -> str:
         for r, row in enumerate(values):
             for c, value in enumerate(row):
                 if not math.isnan(value):
+                    # white on the dark ends of the colour map
+                    color = 'white' if abs(value) > 0.6 * limit else 'black'
                     ax.text(c, r, f'{value:+.2f}', ha='center', va='center',
-                            fontsize=7)
+                            fontsize=9, color=color)
         ax.set_xticks(range(len(matrix['columns'])))
         ax.set_xticklabels(matrix['columns'], rotation=45, ha='right',
                            fontsize=7)
@@ -191,9 +193,9 @@ def plot(matrices: dict, slots: List[str], out: str, title: str) -> str:
         ax.set_title(network)
         fig.colorbar(image, ax=ax, shrink=0.8)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.96))  # leave the suptitle its row
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    fig.savefig(out, dpi=100)
+    fig.savefig(out, dpi=100, bbox_inches='tight')  # rotated labels kept
     plt.close(fig)
     return out
 
