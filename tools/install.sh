@@ -13,7 +13,8 @@
 # toolkit gives a new key and hence a rebuild. An up-to-date environment is
 # recognised by a stamp file (requirements) plus the ops kind of its mmcv
 # (cpu, or the cuda tag this machine gets), and the script returns in
-# seconds; with CUDA ops, the check at the end runs one on the GPU.
+# seconds; with CUDA ops, the check at the end runs one on the GPU (without
+# a GPU it is skipped and no stamp is written, so the next run checks).
 #
 # Environment variables:
 #   FX_VENV          environment path (default: <repo>/.venv)
@@ -166,6 +167,14 @@ import mmdet.models, mmseg.models, mmpretrain.models  # noqa: F401,E401
 import fx_mm
 print('fx_mm', fx_mm.__version__, 'ready')
 EOF
+if [[ "$CUDA_TAG" != cpu && "$HAS_GPU" != 1 ]]; then
+    # FX_MMCV_CUDA=1 on a machine without a GPU (a login node): the ops are
+    # built and installed but cannot run here. No stamp, so that the next
+    # install.sh on a GPU node runs the check below (in seconds).
+    log "no GPU visible: mmcv's CUDA ops ($CUDA_TAG) are built but not run; run tools/install.sh once on a GPU node to check them"
+    log "done in $((SECONDS - START)) s; activate with: source $VENV/bin/activate"
+    exit 0
+fi
 if [[ "$CUDA_TAG" != cpu ]]; then
     "$PY" - <<'EOF' || die "mmcv's CUDA ops do not run ($CUDA_TAG): delete the cached wheel under ~/.cache/fx_mm/wheels and re-run"
 import torch
