@@ -169,7 +169,8 @@ class FXInferencer(BaseInferencer):
             by_stage, net, cfg.get('test_pipeline'))
         self.class_names: ClassNames = head_class_names(
             by_stage, net, self._user_class_names)
-        # the configs' packer: inference packs what training and testing do
+        # the packer of the test pipelines (every shipped config uses its
+        # default keys): inference packs what testing does
         self.packer = PackFXInputs()
         return self._load_input
 
