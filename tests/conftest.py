@@ -89,3 +89,11 @@ def fx_log():
 def _register_fx_mm():
     from fx_mm.utils import register_all_modules
     register_all_modules()
+
+
+@pytest.fixture(scope='session')
+def resumed_two_slot_run(tmp_path_factory) -> dict:
+    """One tiny real training, resumed once (fx_test_utils.train_then_resume),
+    shared by the resume and the plot_slots tests: it costs about 1.5 min."""
+    from fx_test_utils import train_then_resume
+    return train_then_resume(str(tmp_path_factory.mktemp('resumed_run')))

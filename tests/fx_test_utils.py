@@ -59,6 +59,54 @@ def load_tool(relative_path: str, module_name: str = None):
     return module
 
 
+def tiny_two_slot_config(work_dir: str):
+    """phantom_a cls + seg, 8 images (4 train: lock 1 + release 2
+    iterations per slot at batch 2, so 6 iterations a cycle)."""
+    cfg = tiny_demo_config(
+        work_dir, num_images=8, image_size=64, max_cycles=1, batch_size=2)
+
+    def keep(slot):
+        return slot.dataset.variant == 'phantom_a' and \
+            slot.dataset.task in ('cls', 'seg')
+
+    for loop in (cfg.train_cfg, cfg.val_cfg, cfg.test_cfg):
+        loop.slots = [s for s in loop.slots if keep(s)]
+    cfg.val_evaluator = [
+        m for m in cfg.val_evaluator
+        if m.dataset_name == 'phantom_a' and m.type != 'DetectionMAP'
+    ]
+    cfg.test_evaluator = cfg.val_evaluator
+    # validate each slot right after training it, and all at cycle ends
+    cfg.train_cfg.val_interval = 1
+    cfg.train_cfg.val_scope = 'slots'
+    cfg.train_cfg.val_at_cycle_end = True
+    return cfg
+
+
+def train_then_resume(work_dir: str) -> dict:
+    """:func:`tiny_two_slot_config` trained for cycle 1, then resumed with
+    ``--resume`` into cycle 2 (two timestamp dirs in ``work_dir``).
+
+    Returns:
+        dict: ``work_dir``, ``first_iter`` (the iteration of the first run's
+        last checkpoint) and ``resume_log`` (the second run's output).
+    """
+    from fx_mm.utils import load_fx_checkpoint
+    config = write_config(
+        tiny_two_slot_config(work_dir), osp.join(work_dir, 'tiny.py'))
+    run_train(config, timeout=600)
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        first_iter = load_fx_checkpoint(f.read().strip())['meta']['iter']
+    resume_log = run_train(
+        config,
+        '--resume',
+        '--cfg-options',
+        'train_cfg.max_cycles=2',
+        timeout=600)
+    return dict(
+        work_dir=work_dir, first_iter=first_iter, resume_log=resume_log)
+
+
 def write_config(cfg: Config, path: str) -> str:
     cfg.dump(path)
     return path

@@ -14,7 +14,8 @@ import matplotlib.image as mpimg
 import pytest
 import torch
 
-from fx_test_utils import REPO_ROOT, run_train, tiny_demo_config, write_config
+from fx_test_utils import (REPO_ROOT, run_train, tiny_demo_config,
+                           tiny_two_slot_config, write_config)
 
 sys.path.insert(0, osp.join(REPO_ROOT, 'tools', 'analysis_tools'))
 import ablation_summary  # noqa: E402
@@ -26,44 +27,11 @@ import plot_slots  # noqa: E402
 import transfer_matrix  # noqa: E402
 
 
-def tiny_two_slot_config(work_dir: str):
-    """phantom_a cls + seg, 8 images (4 train: lock 1 + release 2
-    iterations per slot at batch 2, so 6 iterations a cycle)."""
-    cfg = tiny_demo_config(
-        work_dir, num_images=8, image_size=64, max_cycles=1, batch_size=2)
-
-    def keep(slot):
-        return slot.dataset.variant == 'phantom_a' and \
-            slot.dataset.task in ('cls', 'seg')
-
-    for loop in (cfg.train_cfg, cfg.val_cfg, cfg.test_cfg):
-        loop.slots = [s for s in loop.slots if keep(s)]
-    cfg.val_evaluator = [
-        m for m in cfg.val_evaluator
-        if m.dataset_name == 'phantom_a' and m.type != 'DetectionMAP'
-    ]
-    cfg.test_evaluator = cfg.val_evaluator
-    # validate each slot right after training it, and all at cycle ends
-    cfg.train_cfg.val_interval = 1
-    cfg.train_cfg.val_scope = 'slots'
-    cfg.train_cfg.val_at_cycle_end = True
-    return cfg
-
-
-@pytest.fixture(scope='module')
-def trained_work_dir(tmp_path_factory):
-    """Cycle 1, then `--resume` into cycle 2: two timestamp dirs."""
-    work_dir = tmp_path_factory.mktemp('plot_run')
-    cfg = tiny_two_slot_config(str(work_dir))
-    config = write_config(cfg, str(work_dir / 'tiny.py'))
-    run_train(config, timeout=600)
-    run_train(
-        config,
-        '--resume',
-        '--cfg-options',
-        'train_cfg.max_cycles=2',
-        timeout=600)
-    return str(work_dir)
+@pytest.fixture
+def trained_work_dir(resumed_two_slot_run):
+    """Cycle 1, then `--resume` into cycle 2: two timestamp dirs (the
+    session's shared run, conftest.py)."""
+    return resumed_two_slot_run['work_dir']
 
 
 def logged_values(work_dir: str, key: str) -> set:
@@ -262,6 +230,10 @@ def test_study_summary_over_seeds():
     assert cls['multi_task']['values'] == [70.0, 74.0, 72.0]
 
 
+# 4 tiny trainings + tests in subprocesses (about 4.5 min on 2 cores): the
+# study's parts are in the default run (test_study_variants_keep_the_budget,
+# test_study_summary_over_seeds), the whole tool with -m slow
+@pytest.mark.slow
 def test_multitask_ablation_trains_and_compares(tmp_path, capsys):
     cfg = tiny_two_slot_config(str(tmp_path))
     config = write_config(cfg, str(tmp_path / 'tiny.py'))

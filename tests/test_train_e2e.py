@@ -108,20 +108,15 @@ def test_one_full_cycle_all_tasks(tmp_path):
             assert abs(dist[key] - value) < 1e-3, (key, value, dist[key])
 
 
-def test_resume_auto_restores_the_iteration(tmp_path):
-    cfg = tiny_demo_config(str(tmp_path), num_images=12, batch_size=2)
-    # two slots keep it short: phantom_a cls and seg
-    cfg.train_cfg.slots = [cfg.train_cfg.slots[0], cfg.train_cfg.slots[2]]
-    cfg.train_cfg.val_at_cycle_end = False
-    config = write_config(cfg, str(tmp_path / 'tiny.py'))
-    run_train(config)
-    first = load_fx_checkpoint(
-        open(tmp_path / 'last_checkpoint').read().strip())
-    iters_per_cycle = first['meta']['iter']
-    log = run_train(config, '--resume', '--cfg-options',
-                    'train_cfg.max_cycles=2')
+def test_resume_auto_restores_the_iteration(resumed_two_slot_run):
+    """`--resume` continues from the last checkpoint's iteration (cycle 2),
+    not from cycle 1 (the run: conftest.py, validation on)."""
+    run = resumed_two_slot_run
+    iters_per_cycle = run['first_iter']
+    log = run['resume_log']
     assert f'global iteration {iters_per_cycle}' in log
     assert 'cycle 1/2' not in log.split('Resuming')[1]
-    final = load_fx_checkpoint(
-        open(tmp_path / 'last_checkpoint').read().strip())
+    assert 'cycle 2/2' in log
+    with open(os.path.join(run['work_dir'], 'last_checkpoint')) as f:
+        final = load_fx_checkpoint(f.read().strip())
     assert final['meta']['iter'] == 2 * iters_per_cycle
