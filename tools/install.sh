@@ -124,7 +124,11 @@ if [[ -f "$MMCV_MARK" && "$(cat "$MMCV_MARK")" == "$MMCV_KEY" ]] &&
     log "mmcv $MMCV_VERSION with ops already installed ($MMCV_KEY)"
 else
     if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
-        log "building mmcv $MMCV_VERSION with ops ($CUDA_TAG) -- 12-20 min on 2 cores"
+        if [[ "$CUDA_TAG" == cpu ]]; then
+            log "building mmcv $MMCV_VERSION with ops ($CUDA_TAG) -- 12-20 min on 2 cores"
+        else  # measured: docs/get_started.md
+            log "building mmcv $MMCV_VERSION with ops ($CUDA_TAG) -- about 90 CPU-minutes per GPU architecture (MAX_JOBS=${MAX_JOBS:-$(nproc)})"
+        fi
         mkdir -p "$WHEEL_DIR"
         BUILD_TMP="$(mktemp -d)"
         "${PIP[@]}" download -q --no-deps --no-binary :all: \
