@@ -176,11 +176,9 @@ if [[ "$CUDA_TAG" != cpu && "$HAS_GPU" != 1 ]]; then
     # built and installed but cannot run here. No stamp, so that the next
     # install.sh on a GPU node runs the check below (in seconds).
     log "no GPU visible: mmcv's CUDA ops ($CUDA_TAG) are built but not run; run tools/install.sh once on a GPU node to check them"
-    log "done in $((SECONDS - START)) s; activate with: source $VENV/bin/activate"
-    exit 0
-fi
-if [[ "$CUDA_TAG" != cpu ]]; then
-    "$PY" - <<'EOF' || die "mmcv's CUDA ops do not run ($CUDA_TAG): delete the cached wheel under ~/.cache/fx_mm/wheels and re-run"
+else
+    if [[ "$CUDA_TAG" != cpu ]]; then
+        "$PY" - <<'EOF' || die "mmcv's CUDA ops do not run ($CUDA_TAG): delete the cached wheel under ~/.cache/fx_mm/wheels and re-run"
 import torch
 from mmcv.ops import nms
 boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.]], device='cuda')
@@ -188,7 +186,7 @@ keep = nms(boxes, torch.tensor([0.9, 0.8], device='cuda'), 0.5)[1]
 assert keep.is_cuda and keep.tolist() == [0], keep
 print('mmcv CUDA ops: ok')
 EOF
+    fi
+    echo "$FINGERPRINT" > "$STAMP"
 fi
-
-echo "$FINGERPRINT" > "$STAMP"
 log "done in $((SECONDS - START)) s; activate with: source $VENV/bin/activate"

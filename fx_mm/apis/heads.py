@@ -7,9 +7,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import torch.nn as nn
 from mmengine.dataset import Compose
 
+from fx_mm.datasets.config_slots import ClassNames
 from fx_mm.structures import TASKS
-from fx_mm.visualization.utils import (ClassNames, is_annotation_loader,
-                                       is_image_loader, is_packer)
+from fx_mm.visualization.utils import (is_annotation_loader, is_image_loader,
+                                       is_packer)
 
 Head = Tuple[str, str]  # (dataset, task)
 SlotDatasets = Dict[str, List[Any]]  # {stage: [slot dataset, ...]}

@@ -21,13 +21,12 @@ from mmengine.dataset import pseudo_collate
 from mmengine.infer import BaseInferencer
 from mmengine.registry import DefaultScope
 
-from fx_mm.datasets.config_slots import config_slot_datasets
+from fx_mm.datasets.config_slots import ClassNames, config_slot_datasets
 from fx_mm.datasets.transforms import PackFXInputs
 from fx_mm.registry import INFERENCERS
 from fx_mm.utils.checkpoint import check_local_checkpoint
 from fx_mm.utils.setup_env import register_all_modules
 from fx_mm.visualization import FXVisualizer
-from fx_mm.visualization.utils import ClassNames
 from . import heads as _heads
 from .heads import Head, head_class_names, head_transforms, pack_for_head
 from .inputs import (IMAGE_SUFFIXES, folder_images, inputs_to_list, load_input,

@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from fx_mm.visualization.utils import ClassNames
+from fx_mm.datasets.config_slots import ClassNames
 
 HeadSamples = Dict[str, Dict[str, Any]]  # {dataset: {task: data sample}}
 
